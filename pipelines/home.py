@@ -1,0 +1,102 @@
+"""The hub's runtime folder, laid out by trust zone.
+
+One ``--home`` folder holds one hub, so several can live side by side::
+
+    <home>/ngos/<ngo_id>/   NGO zone: the NGO's secret key, its reports, its submission log
+    <home>/inbox/           hand-over: sanitised submissions waiting for intake
+    <home>/hub/             steward zone: encrypted vault, quarantine, reports, Dagster home
+    <home>/keys/            the vault key, when it is not given in the environment
+    <home>/published/       published zone: DP releases and their exports, nothing else
+    <home>/site/            the built dashboards (read from the published zone only)
+
+In a real deployment the NGO zone is each NGO's own machine; here it is a
+folder so that the whole path can run on one computer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.standard.names import check_ngo_id, check_submission_id
+
+DEFAULT_HOME = Path("var")
+
+
+def resolve_home(home: str | os.PathLike[str] | None) -> Path:
+    """``--home`` if given, else ``$OUTCOMES_HOME``, else ``./var``."""
+    chosen = home if home else os.environ.get("OUTCOMES_HOME") or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of one hub's runtime folder. Creating a path here never writes anything."""
+
+    root: Path
+
+    # NGO zone ---------------------------------------------------------------
+    def ngo_dir(self, ngo_id: str) -> Path:
+        return self.root / "ngos" / check_ngo_id(ngo_id)
+
+    # hand-over ----------------------------------------------------------------
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    def inbox_item(self, submission_id: str) -> Path:
+        return self.inbox / check_submission_id(submission_id)
+
+    # steward zone -----------------------------------------------------------
+    @property
+    def hub(self) -> Path:
+        return self.root / "hub"
+
+    @property
+    def vault_file(self) -> Path:
+        return self.hub / "vault.duckdb"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def vault_key_file(self) -> Path:
+        return self.keys / "vault.key"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.hub / "quarantine"
+
+    @property
+    def hub_reports(self) -> Path:
+        return self.hub / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.hub / "dagster"
+
+    # published zone ---------------------------------------------------------
+    @property
+    def published(self) -> Path:
+        return self.root / "published"
+
+    @property
+    def published_db(self) -> Path:
+        return self.published / "published.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.published / "exports"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+
+def private_dir(path: Path) -> Path:
+    """Create a folder readable by its owner only (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path

@@ -1,0 +1,187 @@
+"""``outcomes submit``: validate an extract on the NGO's machine and hand it to the hub.
+
+The NGO's own file is only ever read. A refused file leaves nothing in the
+hub's inbox; an accepted one leaves a sanitised copy and its manifest there.
+Either way the NGO gets ``report.json`` and ``report.html`` at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipelines.home import Home, private_dir
+from pipelines.ngo.handover import file_sha256, hand_over, sanitised_table
+from pipelines.ngo.keys import ngo_key
+from pipelines.ngo.pseudonymise import pseudonymise
+from pipelines.standard.contract import Contract, load_contract
+from pipelines.standard.names import check_dataset, check_ngo_id
+from pipelines.standard.periods import Period
+from pipelines.standard.rules import rule_by_id
+from pipelines.validation.extract import Extract, ExtractError, read_extract
+from pipelines.validation.identifiers import find_direct_identifiers
+from pipelines.validation.prepare import Context, contract_view, prepare
+from pipelines.validation.report import Report, write_report
+from pipelines.validation.validate import Finding, findings_from, run_suite
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What happened to one submission, for the terminal and for tests."""
+
+    status: str  # "accepted", "refused" or "duplicate"
+    message: str
+    report: Report | None = None
+    report_dir: Path | None = None
+    submission_id: str | None = None
+
+
+def _log_path(home: Home, ngo_id: str) -> Path:
+    return home.ngo_dir(ngo_id) / "submissions.jsonl"
+
+
+def _accepted_keys_path(home: Home, ngo_id: str, period: Period) -> Path:
+    return home.ngo_dir(ngo_id) / "accepted" / str(period) / "episodes.parquet"
+
+
+def _previous_acceptance(home: Home, ngo_id: str, sha: str, period: Period, dataset: str) -> dict[str, Any] | None:
+    path = _log_path(home, ngo_id)
+    if not path.exists():
+        return None
+    found = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        same = (entry["period"], entry["dataset"]) == (str(period), dataset)
+        if same and entry["status"] == "accepted":
+            # Only the latest acceptance counts: resubmitting an older file supersedes a newer one.
+            found = entry if entry["source_sha256"] == sha else None
+    return found
+
+
+def _log(home: Home, ngo_id: str, entry: dict[str, Any]) -> None:
+    with _log_path(home, ngo_id).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+def _relationship_flags(
+    view: pd.DataFrame, contract: Contract, home: Home, ngo_id: str, period: Period, key: bytes
+) -> dict[str, np.ndarray]:
+    flags: dict[str, np.ndarray] = {}
+    for rel in contract.relationships:
+        if not all(c in view.columns for c in rel.columns):
+            continue
+        path = _accepted_keys_path(home, ngo_id, period)
+        known = pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame(columns=rel.to_columns)
+        keys = pd.DataFrame({c: pseudonymise(view[c], key, c) for c in rel.columns})
+        known_set = set(zip(*(known[c] for c in rel.to_columns), strict=True))
+        flags[rel.id] = np.fromiter(
+            (pair in known_set for pair in zip(*(keys[c] for c in rel.columns), strict=True)),
+            dtype=bool, count=len(keys),
+        )
+    return flags
+
+
+def _refusal_for(error: ExtractError, contract: Contract) -> Finding:
+    rule = rule_by_id(contract).get(error.rule)
+    return Finding(
+        rule=error.rule,
+        kind=rule.kind if rule else "file",
+        columns=(),
+        description=error.message,
+        fix=error.fix,
+        count=len(error.rows),
+        rows=error.rows[:1000],
+    )
+
+
+def submit(
+    path: Path,
+    *,
+    home: Home,
+    ngo_id: str,
+    period: Period,
+    dataset: str,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> SubmitOutcome:
+    """Validate ``path`` and, if it passes, hand its sanitised form to the hub's inbox."""
+    check_ngo_id(ngo_id)
+    check_dataset(dataset)
+    step = progress or (lambda _: None)
+    today = today or date.today()
+    contract = load_contract(dataset)
+    ngo_dir = private_dir(home.ngo_dir(ngo_id))
+
+    step("reading the file")
+    source_sha = file_sha256(path) if path.is_file() else ""
+    previous = _previous_acceptance(home, ngo_id, source_sha, period, dataset) if source_sha else None
+    if previous:
+        return SubmitOutcome(
+            "duplicate",
+            f"This file was already accepted on {previous['at'][:10]} as submission "
+            f"{previous['submission_id']}; nothing to do.",
+            submission_id=previous["submission_id"],
+        )
+    key = ngo_key(home, ngo_id)
+    report_dir = ngo_dir / "reports" / f"{period}.{dataset}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    base = {"stage": "ngo", "ngo_id": ngo_id, "period": str(period), "dataset": dataset,
+            "contract": contract.tag, "file": path.name}
+    try:
+        extract: Extract = read_extract(path)
+    except ExtractError as error:
+        report = Report(status="refused", file_format=path.suffix.lstrip(".") or "unknown",
+                        row_numbering="spreadsheet", rows=0,
+                        failures=(_refusal_for(error, contract),), **base)
+        write_report(report, report_dir)
+        _log(home, ngo_id, {"at": report.validated_at, "period": str(period), "dataset": dataset,
+                            "source_sha256": source_sha, "status": "refused", "submission_id": None})
+        return SubmitOutcome("refused", report.headline, report, report_dir)
+
+    step("looking for direct identifiers")
+    identifiers = find_direct_identifiers(extract.frame, contract)
+    view, dropped = contract_view(extract.frame, contract)
+    present = frozenset(c for c in view.columns if not c.startswith("_"))
+
+    step("checking the contract's rules")
+    flags = _relationship_flags(view, contract, home, ngo_id, period, key)
+    prepared = prepare(view, contract, Context(period, today), flags)
+    findings = findings_from(run_suite(prepared, contract, present, batch=False), contract)
+
+    accepted = not findings and not identifiers
+    report = Report(
+        status="accepted" if accepted else "refused",
+        file_format=extract.file_format,
+        row_numbering=extract.row_numbering,
+        rows=extract.rows,
+        failures=tuple(findings),
+        identifiers=tuple(identifiers),
+        dropped_columns=dropped,
+        **base,
+    )
+    submission = None
+    if accepted:
+        step("pseudonymising and handing over to the hub")
+        table = sanitised_table(prepared, contract, key)
+        handover = hand_over(table, home=home, ngo_id=ngo_id, period=period, contract=contract,
+                             submitted_on=today, dropped_columns=dropped)
+        submission = handover.submission_id
+        report = Report(**{**report.__dict__, "submission_id": submission})
+        if dataset == "episodes":
+            keys_path = _accepted_keys_path(home, ngo_id, period)
+            keys_path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table.select(list(contract.pseudonymised_columns)), keys_path)
+    write_report(report, report_dir)
+    _log(home, ngo_id, {"at": report.validated_at, "period": str(period), "dataset": dataset,
+                        "source_sha256": source_sha, "status": report.status,
+                        "submission_id": submission})
+    return SubmitOutcome(report.status, report.headline, report, report_dir, submission)

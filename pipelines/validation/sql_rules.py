@@ -1,0 +1,141 @@
+"""The contract's rules as SQL over typed rows, independent of Great Expectations.
+
+Used twice: by the hub's blocking check, which re-checks staged rows before
+they become current (a second, independent implementation of every rule),
+and by the benchmark's floor, which asks how fast plain DuckDB runs the same
+checks. Row tables carry ``submission_id``, ``ngo_id`` and ``period``, so
+"within a submission" rules and the period's dates are computed in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from pipelines.standard.contract import Contract
+from pipelines.standard.rules import Rule, contract_rules
+
+# Context columns, from the row's period and its submission's date.
+_PERIOD_START = (
+    "make_date(CAST(substr(period, 1, 4) AS INTEGER), 3 * CAST(substr(period, 7, 1) AS INTEGER) - 2, 1)"
+)
+CONTEXT_SQL = {
+    "_period_start": _PERIOD_START,
+    "_period_end": f"CAST({_PERIOD_START} + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)",
+    "_submitted_on": "submitted_on",
+}
+
+# Rules that typed columns guarantee by construction: a DATE is a real date.
+_BY_TYPE = ("integer", "date", "boolean", "has_column")
+
+
+def _ident(name: str) -> str:
+    return CONTEXT_SQL.get(name, '"' + name.replace('"', '""') + '"')
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _condition_sql(cond: dict[str, Any]) -> str:
+    kind = cond.get("type")
+    if kind == "nullity":
+        return f"{_ident(cond['column']['name'])} IS {'' if cond['is_null'] else 'NOT '}NULL"
+    if kind in ("and", "or"):
+        joiner = f" {kind.upper()} "
+        return "(" + joiner.join(_condition_sql(c) for c in cond["conditions"]) + ")"
+    raise ValueError(f"row condition type {kind!r} has no SQL translation")
+
+
+def _expectation_sql(rule: Rule) -> tuple[str, list[str] | None]:
+    """(predicate for a bad row, or a window partition) for the expectation types contracts use."""
+    kind = rule.params["type"]
+    kw = rule.params["kwargs"]
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        op = "<" if kw.get("or_equal") else "<="
+        a, b = _ident(kw["column_A"]), _ident(kw["column_B"])
+        return f"({a} IS NOT NULL AND {b} IS NOT NULL AND {a} {op} {b})", None
+    if kind == "expect_column_values_to_be_null":
+        condition = kw.get("row_condition")
+        where = f" AND {_condition_sql(condition)}" if condition else ""
+        return f"({_ident(kw['column'])} IS NOT NULL{where})", None
+    if kind == "expect_compound_columns_to_be_unique":
+        return "", list(kw["column_list"])
+    raise ValueError(f"rule {rule.id}: expectation type {kind!r} has no SQL translation")
+
+
+@dataclass(frozen=True)
+class SqlRule:
+    rule: str
+    predicate: str = ""  # a bad row, as a boolean expression
+    unique_over: tuple[str, ...] = ()  # or: these columns repeat within a submission
+
+
+def sql_rules(contract: Contract, sanitised: bool = True) -> list[SqlRule]:
+    """Every row-level rule of the contract as SQL; relationships are checked separately."""
+    out: list[SqlRule] = []
+    for rule in contract_rules(contract, sanitised):
+        c = _ident(rule.columns[0]) if rule.columns else ""
+        if rule.kind in _BY_TYPE or rule.kind in ("has_rows", "relationship"):
+            continue
+        if rule.kind == "required":
+            out.append(SqlRule(rule.id, f"{c} IS NULL"))
+        elif rule.kind == "max_length":
+            out.append(SqlRule(rule.id, f"length({c}) > {int(rule.params['max'])}"))
+        elif rule.kind == "pattern":
+            out.append(SqlRule(rule.id, f"NOT regexp_full_match({c}, {_literal(rule.params['regex'])})"))
+        elif rule.kind == "accepted_values":
+            values = ", ".join(_literal(v) for v in rule.params["values"])
+            out.append(SqlRule(rule.id, f"{c} NOT IN ({values})"))
+        elif rule.kind == "range":
+            lo, hi = rule.params["min"], rule.params["max"]
+            out.append(SqlRule(rule.id, f"({c} < {_literal(lo)} OR {c} > {_literal(hi)})"))
+        elif rule.kind == "unique":
+            out.append(SqlRule(rule.id, unique_over=(rule.columns[0],)))
+        elif rule.kind == "expectation":
+            predicate, unique = _expectation_sql(rule)
+            out.append(SqlRule(rule.id, predicate, tuple(unique or ())))
+        else:
+            raise ValueError(f"rule {rule.id}: kind {rule.kind!r} has no SQL translation")
+    return out
+
+
+def count_violations(con: duckdb.DuckDBPyConnection, contract: Contract, relation: str) -> dict[str, int]:
+    """Rows breaking each rule in ``relation`` (which must carry submission_id, period, submitted_on)."""
+    rules = sql_rules(contract)
+    plain = [r for r in rules if r.predicate]
+    counts: dict[str, int] = {}
+    if plain:
+        select = ", ".join(f"count_if(coalesce({r.predicate}, FALSE))" for r in plain)
+        row = con.execute(f"SELECT {select} FROM {relation}").fetchone() or ()
+        counts.update({r.rule: int(v or 0) for r, v in zip(plain, row, strict=True)})
+    for r in rules:
+        if r.unique_over:
+            cols = ", ".join(_ident(c) for c in r.unique_over)
+            row = con.execute(
+                f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} "
+                f"GROUP BY submission_id, {cols} HAVING count(*) > 1)"
+            ).fetchone()
+            counts[r.rule] = int(row[0]) if row else 0
+    return counts
+
+
+def count_orphans(con: duckdb.DuckDBPyConnection, contract: Contract, relation: str, known: str) -> dict[str, int]:
+    """Rows whose relationship does not hold against ``known`` (a relation of the target dataset)."""
+    counts = {}
+    for rel in contract.relationships:
+        on = " AND ".join(
+            f'r."{a}" = k."{b}"' for a, b in zip(rel.columns, rel.to_columns, strict=True)
+        )
+        row = con.execute(
+            f"SELECT count(*) FROM {relation} r ANTI JOIN {known} k "
+            f"ON r.ngo_id = k.ngo_id AND r.period = k.period AND {on}"
+        ).fetchone()
+        counts[rel.id] = int(row[0]) if row else 0
+    return counts
