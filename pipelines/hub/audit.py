@@ -42,9 +42,17 @@ class Event:
 
 def _digest(prev_hash: str, seq: int, at: str, event: Event) -> str:
     body = json.dumps(
-        {"seq": seq, "at": at, "actor": event.actor, "action": event.action,
-         "subject": event.subject, "detail": dict(event.detail)},
-        sort_keys=True, separators=(",", ":"), default=str,
+        {
+            "seq": seq,
+            "at": at,
+            "actor": event.actor,
+            "action": event.action,
+            "subject": event.subject,
+            "detail": dict(event.detail),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
@@ -57,19 +65,27 @@ def record(con: duckdb.DuckDBPyConnection, events: Iterable[Event]) -> int:
     last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     at = datetime.now(UTC).isoformat(timespec="microseconds")
-    rows: dict[str, list[Any]] = {k: [] for k in
-                                  ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")}
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
+    }
     for event in events:
         seq += 1
         digest = _digest(prev, seq, at, event)
-        for key, value in (("seq", seq), ("at", at), ("actor", event.actor), ("action", event.action),
-                           ("subject", event.subject), ("detail", json.dumps(dict(event.detail), default=str)),
-                           ("prev_hash", prev), ("hash", digest)):
+        for key, value in (
+            ("seq", seq),
+            ("at", at),
+            ("actor", event.actor),
+            ("action", event.action),
+            ("subject", event.subject),
+            ("detail", json.dumps(dict(event.detail), default=str)),
+            ("prev_hash", prev),
+            ("hash", digest),
+        ):
             rows[key].append(value)
         prev = digest
     batch = pa.table(rows)  # noqa: F841  (read by DuckDB's replacement scan below)
     con.execute(
-        "INSERT INTO audit_log SELECT seq, CAST(\"at\" AS TIMESTAMPTZ), actor, action, subject, "
+        'INSERT INTO audit_log SELECT seq, CAST("at" AS TIMESTAMPTZ), actor, action, subject, '
         "CAST(detail AS JSON), prev_hash, hash FROM batch"
     )
     return len(events)
@@ -102,7 +118,11 @@ def verify(con: duckdb.DuckDBPyConnection) -> int | None:
         at = entry["at"].astimezone(UTC).isoformat(timespec="microseconds")
         event = Event(entry["actor"], entry["action"], entry["subject"], entry["detail"])
         seq = entry["seq"]
-        if seq != expected_seq or entry["prev_hash"] != prev or _digest(prev, seq, at, event) != entry["hash"]:
+        if (
+            seq != expected_seq
+            or entry["prev_hash"] != prev
+            or _digest(prev, seq, at, event) != entry["hash"]
+        ):
             return int(seq)
         prev, expected_seq = entry["hash"], seq + 1
     return None

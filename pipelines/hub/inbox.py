@@ -111,17 +111,28 @@ def check_integrity(item: InboxItem) -> None:
         period = Period.parse(str(m.get("period")))
         date.fromisoformat(str(m.get("submitted_on")))
     except (ValueError, TypeError):
-        raise InboxError("hub.manifest", "The manifest is missing or names an invalid NGO, period, dataset or date.") from None
+        raise InboxError(
+            "hub.manifest",
+            "The manifest is missing or names an invalid NGO, period, dataset or date.",
+        ) from None
     contract = load_contract(item.dataset)
     if m.get("contract") != contract.tag:
-        raise InboxError("hub.contract", f"The submission was made against {m.get('contract')!r}; the hub expects {contract.tag}.")
+        raise InboxError(
+            "hub.contract",
+            f"The submission was made against {m.get('contract')!r}; the hub expects {contract.tag}.",
+        )
     if not item.payload.is_file():
         raise InboxError("hub.payload", "The submission has no data file.")
     actual = file_sha256(item.payload)
     if actual != item.sha256:
-        raise InboxError("hub.sha256", "The data file does not match the sha256 in its manifest; it was changed or damaged in transit.")
+        raise InboxError(
+            "hub.sha256",
+            "The data file does not match the sha256 in its manifest; it was changed or damaged in transit.",
+        )
     if item.submission_id != submission_id(str(period), item.ngo_id, item.dataset, actual):
-        raise InboxError("hub.manifest", "The submission's folder name does not match its manifest.")
+        raise InboxError(
+            "hub.manifest", "The submission's folder name does not match its manifest."
+        )
     try:
         schema = pq.read_schema(item.payload)
         rows = pq.ParquetFile(item.payload).metadata.num_rows
@@ -129,6 +140,10 @@ def check_integrity(item: InboxItem) -> None:
         raise InboxError("hub.payload", "The data file is not a readable Parquet file.") from None
     expected = arrow_schema(contract)
     if not schema.remove_metadata().equals(expected):
-        raise InboxError("hub.columns", "The data file's columns are not the sanitised columns of the contract.")
+        raise InboxError(
+            "hub.columns", "The data file's columns are not the sanitised columns of the contract."
+        )
     if rows != item.rows:
-        raise InboxError("hub.rows", f"The data file has {rows} rows; its manifest says {item.rows}.")
+        raise InboxError(
+            "hub.rows", f"The data file has {rows} rows; its manifest says {item.rows}."
+        )

@@ -76,13 +76,27 @@ class _Chunk:
 
 
 def _refused(item: InboxItem, finding: Finding) -> Verdict:
-    return Verdict(item.submission_id, item.ngo_id, item.period, item.dataset, item.sha256,
-                   item.rows, "refused", (finding,))
+    return Verdict(
+        item.submission_id,
+        item.ngo_id,
+        item.period,
+        item.dataset,
+        item.sha256,
+        item.rows,
+        "refused",
+        (finding,),
+    )
 
 
 def _hub_finding(error: InboxError) -> Finding:
-    return Finding(rule=error.rule, kind="hub", columns=(), description=error.message,
-                   fix="Submit the extract again with `outcomes submit`.", count=0)
+    return Finding(
+        rule=error.rule,
+        kind="hub",
+        columns=(),
+        description=error.message,
+        fix="Submit the extract again with `outcomes submit`.",
+        count=0,
+    )
 
 
 def _chunks(items: list[InboxItem]) -> list[_Chunk]:
@@ -95,7 +109,9 @@ def _chunks(items: list[InboxItem]) -> list[_Chunk]:
     return [c for c in chunks if c.items]
 
 
-def _read_as_text(con: duckdb.DuckDBPyConnection, contract: Contract, items: list[InboxItem]) -> pd.DataFrame:
+def _read_as_text(
+    con: duckdb.DuckDBPyConnection, contract: Contract, items: list[InboxItem]
+) -> pd.DataFrame:
     """All payloads of a chunk as one text frame, the way the NGO side saw them."""
     files = [str(i.payload) for i in items]
     ids = pd.DataFrame({"filename": files, SUBMISSION: [i.submission_id for i in items]})
@@ -114,19 +130,31 @@ def _read_as_text(con: duckdb.DuckDBPyConnection, contract: Contract, items: lis
 
 
 def _relationship_flags(
-    con: duckdb.DuckDBPyConnection, contract: Contract, frame: pd.DataFrame,
-    items: list[InboxItem], staged_episode_ids: list[str],
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    frame: pd.DataFrame,
+    items: list[InboxItem],
+    staged_episode_ids: list[str],
 ) -> dict[str, np.ndarray]:
     """Does each row's episode exist, for the same client, in the episodes that will be current?"""
     flags: dict[str, np.ndarray] = {}
-    meta = pd.DataFrame({SUBMISSION: [i.submission_id for i in items],
-                         "ngo_id": [i.ngo_id for i in items], "period": [i.period for i in items]})
+    meta = pd.DataFrame(
+        {
+            SUBMISSION: [i.submission_id for i in items],
+            "ngo_id": [i.ngo_id for i in items],
+            "period": [i.period for i in items],
+        }
+    )
     for rel in contract.relationships:
         keys = frame[[SUBMISSION, *rel.columns]].merge(meta, on=SUBMISSION, how="left")
         keys["_i"] = np.arange(len(keys))
         con.register("_keys", keys)
-        con.register("_staged_ids", pd.DataFrame({"submission_id": staged_episode_ids}, dtype="str"))
-        on = " AND ".join(f'k."{a}" = n."{b}"' for a, b in zip(rel.columns, rel.to_columns, strict=True))
+        con.register(
+            "_staged_ids", pd.DataFrame({"submission_id": staged_episode_ids}, dtype="str")
+        )
+        on = " AND ".join(
+            f'k."{a}" = n."{b}"' for a, b in zip(rel.columns, rel.to_columns, strict=True)
+        )
         cols = ", ".join(f'"{c}"' for c in rel.to_columns)
         found = con.execute(
             f"""
@@ -154,11 +182,21 @@ def _stage(con: duckdb.DuckDBPyConnection, contract: Contract, items: list[Inbox
     if not items:
         return
     files = [str(i.payload) for i in items]
-    con.register("_stage_files", pd.DataFrame({
-        "filename": files, "submission_id": [i.submission_id for i in items],
-        "ngo_id": [i.ngo_id for i in items], "period": [i.period for i in items]}))
+    con.register(
+        "_stage_files",
+        pd.DataFrame(
+            {
+                "filename": files,
+                "submission_id": [i.submission_id for i in items],
+                "ngo_id": [i.ngo_id for i in items],
+                "period": [i.period for i in items],
+            }
+        ),
+    )
     names = [n for n, _ in row_columns(contract)]
-    select = ", ".join(f'f."{n}"' if n in ("submission_id", "ngo_id", "period") else f'p."{n}"' for n in names)
+    select = ", ".join(
+        f'f."{n}"' if n in ("submission_id", "ngo_id", "period") else f'p."{n}"' for n in names
+    )
     con.execute(
         f"INSERT INTO staged_{contract.dataset} SELECT {select} "
         "FROM read_parquet(?, filename = true) p JOIN _stage_files f USING (filename)",
@@ -168,12 +206,18 @@ def _stage(con: duckdb.DuckDBPyConnection, contract: Contract, items: list[Inbox
 
 
 def _validate_chunk(
-    con: duckdb.DuckDBPyConnection, contract: Contract, items: list[InboxItem], staged_episode_ids: list[str]
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    items: list[InboxItem],
+    staged_episode_ids: list[str],
 ) -> list[Verdict]:
     frame = _read_as_text(con, contract, items)
     identifiers = find_direct_identifiers(frame, contract)
     flags = _relationship_flags(con, contract, frame, items, staged_episode_ids)
-    contexts = {i.submission_id: Context(Period.parse(i.period), i.submitted_on, i.submission_id) for i in items}
+    contexts = {
+        i.submission_id: Context(Period.parse(i.period), i.submitted_on, i.submission_id)
+        for i in items
+    }
     prepared = prepare(frame, contract, contexts, flags)
     del frame
     present = frozenset(contract.column_names)
@@ -186,11 +230,24 @@ def _validate_chunk(
     for item in items:
         own = [f for f in findings if f.submission == item.submission_id and f.rule != has_rows.id]
         if rows_per[item.submission_id] == 0:
-            own.insert(0, Finding(has_rows.id, has_rows.kind, (), has_rows.description, has_rows.fix, 0))
+            own.insert(
+                0, Finding(has_rows.id, has_rows.kind, (), has_rows.description, has_rows.fix, 0)
+            )
         own_ids = tuple(f for f in identifiers if f.submission == item.submission_id)
         status = "staged" if not own and not own_ids else "refused"
-        verdicts.append(Verdict(item.submission_id, item.ngo_id, item.period, item.dataset, item.sha256,
-                                item.rows, status, tuple(own), own_ids))
+        verdicts.append(
+            Verdict(
+                item.submission_id,
+                item.ngo_id,
+                item.period,
+                item.dataset,
+                item.sha256,
+                item.rows,
+                status,
+                tuple(own),
+                own_ids,
+            )
+        )
     return verdicts
 
 
@@ -209,8 +266,17 @@ def validate_and_stage(
     todo: list[InboxItem] = []
     for item in items:
         if known.get(item.submission_id) in ("accepted", "superseded", "purged"):
-            verdicts.append(Verdict(item.submission_id, item.ngo_id, item.period, item.dataset,
-                                    item.sha256, item.rows, "duplicate"))
+            verdicts.append(
+                Verdict(
+                    item.submission_id,
+                    item.ngo_id,
+                    item.period,
+                    item.dataset,
+                    item.sha256,
+                    item.rows,
+                    "duplicate",
+                )
+            )
             continue
         try:
             check_integrity(item)
@@ -222,7 +288,9 @@ def validate_and_stage(
     if todo:
         con.register("_ids", pd.DataFrame({"id": [i.submission_id for i in todo]}, dtype="str"))
         for dataset in ("episodes", "assessments"):
-            con.execute(f"DELETE FROM staged_{dataset} WHERE submission_id IN (SELECT id FROM _ids)")
+            con.execute(
+                f"DELETE FROM staged_{dataset} WHERE submission_id IN (SELECT id FROM _ids)"
+            )
         con.unregister("_ids")
     con.execute("COMMIT")
     done = len(verdicts)
@@ -262,15 +330,31 @@ def _record_verdicts(
 ) -> None:
     now = datetime.now(UTC)
     by_id = {i.submission_id: i for i in items}
-    frame = pd.DataFrame([{
-        "submission_id": v.submission_id, "ngo_id": v.ngo_id, "period": v.period, "dataset": v.dataset,
-        "contract": str(by_id[v.submission_id].manifest.get("contract", "")), "sha256": v.sha256,
-        "rows": v.rows, "submitted_at": str(by_id[v.submission_id].manifest.get("submitted_at", "")) or None,
-        "submitted_on": str(by_id[v.submission_id].manifest.get("submitted_on", "")) or None,
-        "received_at": now, "status": v.status, "reason": v.reason or None,
-    } for v in verdicts])
+    frame = pd.DataFrame(
+        [
+            {
+                "submission_id": v.submission_id,
+                "ngo_id": v.ngo_id,
+                "period": v.period,
+                "dataset": v.dataset,
+                "contract": str(by_id[v.submission_id].manifest.get("contract", "")),
+                "sha256": v.sha256,
+                "rows": v.rows,
+                "submitted_at": str(by_id[v.submission_id].manifest.get("submitted_at", ""))
+                or None,
+                "submitted_on": str(by_id[v.submission_id].manifest.get("submitted_on", ""))
+                or None,
+                "received_at": now,
+                "status": v.status,
+                "reason": v.reason or None,
+            }
+            for v in verdicts
+        ]
+    )
     con.register("_verdicts", frame)
-    con.execute("DELETE FROM submissions WHERE submission_id IN (SELECT submission_id FROM _verdicts)")
+    con.execute(
+        "DELETE FROM submissions WHERE submission_id IN (SELECT submission_id FROM _verdicts)"
+    )
     con.execute(
         "INSERT INTO submissions (submission_id, ngo_id, period, dataset, contract, sha256, rows, "
         "submitted_at, submitted_on, received_at, status, reason) SELECT submission_id, ngo_id, period, "
@@ -278,31 +362,63 @@ def _record_verdicts(
         "TRY_CAST(submitted_on AS DATE), received_at, status, reason FROM _verdicts"
     )
     con.unregister("_verdicts")
-    audit.record(con, [
-        audit.Event(actor, "refused" if v.status == "refused" else "validated", v.submission_id,
-                    {"ngo_id": v.ngo_id, "period": v.period, "dataset": v.dataset, "sha256": v.sha256,
-                     "rows": v.rows, "reason": v.reason or None})
-        for v in verdicts
-    ])
+    audit.record(
+        con,
+        [
+            audit.Event(
+                actor,
+                "refused" if v.status == "refused" else "validated",
+                v.submission_id,
+                {
+                    "ngo_id": v.ngo_id,
+                    "period": v.period,
+                    "dataset": v.dataset,
+                    "sha256": v.sha256,
+                    "rows": v.rows,
+                    "reason": v.reason or None,
+                },
+            )
+            for v in verdicts
+        ],
+    )
 
 
-def _file_verdict(home: Home, con: duckdb.DuckDBPyConnection, item: InboxItem, verdict: Verdict, actor: str) -> Verdict:
+def _file_verdict(
+    home: Home, con: duckdb.DuckDBPyConnection, item: InboxItem, verdict: Verdict, actor: str
+) -> Verdict:
     """Write the hub's report; move a refused submission to quarantine (dropping identifier values)."""
     if verdict.status == "duplicate":
         shutil.rmtree(item.folder, ignore_errors=True)
         con.execute("BEGIN")
-        audit.record(con, [audit.Event(actor, "duplicate_ignored", verdict.submission_id,
-                                       {"sha256": verdict.sha256, "ngo_id": verdict.ngo_id})])
+        audit.record(
+            con,
+            [
+                audit.Event(
+                    actor,
+                    "duplicate_ignored",
+                    verdict.submission_id,
+                    {"sha256": verdict.sha256, "ngo_id": verdict.ngo_id},
+                )
+            ],
+        )
         con.execute("COMMIT")
         return verdict
     if verdict.status != "refused":
         return verdict
     report = Report(
-        status="refused", stage="hub",
-        ngo_id=verdict.ngo_id or "unknown", period=verdict.period or "unknown",
-        dataset=verdict.dataset or "unknown", contract=str(item.manifest.get("contract", "")),
-        file=item.payload.name, file_format="parquet", row_numbering="spreadsheet", rows=verdict.rows,
-        failures=verdict.findings, identifiers=verdict.identifiers, submission_id=verdict.submission_id,
+        status="refused",
+        stage="hub",
+        ngo_id=verdict.ngo_id or "unknown",
+        period=verdict.period or "unknown",
+        dataset=verdict.dataset or "unknown",
+        contract=str(item.manifest.get("contract", "")),
+        file=item.payload.name,
+        file_format="parquet",
+        row_numbering="spreadsheet",
+        rows=verdict.rows,
+        failures=verdict.findings,
+        identifiers=verdict.identifiers,
+        submission_id=verdict.submission_id,
         note="The submission is held in quarantine with this report.",
     )
     target = private_dir(home.quarantine) / verdict.submission_id
@@ -342,24 +458,33 @@ def staged_violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return found
 
 
-def promote(home: Home, con: duckdb.DuckDBPyConnection, *, actor: str = "hub intake") -> list[str]:
-    """Make staged submissions current, superseding those they replace; clear their inbox folders.
+def promote(
+    home: Home,
+    con: duckdb.DuckDBPyConnection,
+    ids: Iterable[str] | None = None,
+    *,
+    actor: str = "hub intake",
+) -> list[str]:
+    """Make staged submissions (all, or those in ``ids``) current, superseding those they replace.
 
     When one NGO-period-dataset has several staged submissions, the latest
     submitted wins and the others are superseded too: every one of them stays
     in the archive.
     """
     now = datetime.now(UTC)
+    scope = pd.DataFrame({"id": sorted(ids) if ids is not None else []}, dtype="str")
+    con.register("_scope", scope)
+    where = "AND submission_id IN (SELECT id FROM _scope)" if ids is not None else ""
     con.execute("BEGIN")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _promotion AS
         WITH staged AS (
             SELECT submission_id, ngo_id, period, dataset, sha256,
                    row_number() OVER (PARTITION BY ngo_id, period, dataset
                                       ORDER BY submitted_at DESC NULLS LAST, received_at DESC,
                                                submission_id DESC) AS rank
-            FROM submissions WHERE status = 'staged'
+            FROM submissions WHERE status = 'staged' {where}
         )
         SELECT w.submission_id AS winner, w.ngo_id, w.period, w.dataset, w.sha256,
                s.submission_id AS loser
@@ -369,32 +494,48 @@ def promote(home: Home, con: duckdb.DuckDBPyConnection, *, actor: str = "hub int
         WHERE w.rank = 1
         """
     )
-    rows = con.execute("SELECT winner, ngo_id, period, dataset, sha256, loser FROM _promotion").fetchall()
+    rows = con.execute(
+        "SELECT winner, ngo_id, period, dataset, sha256, loser FROM _promotion"
+    ).fetchall()
     winners = sorted({r[0] for r in rows})
     if not winners:
         con.execute("ROLLBACK")
+        con.unregister("_scope")
         return []
     for dataset in ("episodes", "assessments"):
-        con.execute(f"INSERT INTO {dataset} SELECT * FROM staged_{dataset} "
-                    "WHERE submission_id IN (SELECT loser FROM _promotion UNION SELECT winner FROM _promotion)")
-        con.execute(f"DELETE FROM staged_{dataset} "
-                    "WHERE submission_id IN (SELECT loser FROM _promotion UNION SELECT winner FROM _promotion)")
-    con.execute("UPDATE submissions SET status = 'superseded', superseded_by = p.winner, decided_at = ? "
-                "FROM _promotion p WHERE submissions.submission_id = p.loser", [now])
-    con.execute("UPDATE submissions SET status = 'accepted', decided_at = ? "
-                "WHERE submission_id IN (SELECT winner FROM _promotion)", [now])
+        con.execute(
+            f"INSERT INTO {dataset} SELECT * FROM staged_{dataset} "
+            "WHERE submission_id IN (SELECT loser FROM _promotion UNION SELECT winner FROM _promotion)"
+        )
+        con.execute(
+            f"DELETE FROM staged_{dataset} "
+            "WHERE submission_id IN (SELECT loser FROM _promotion UNION SELECT winner FROM _promotion)"
+        )
+    con.execute(
+        "UPDATE submissions SET status = 'superseded', superseded_by = p.winner, decided_at = ? "
+        "FROM _promotion p WHERE submissions.submission_id = p.loser",
+        [now],
+    )
+    con.execute(
+        "UPDATE submissions SET status = 'accepted', decided_at = ? "
+        "WHERE submission_id IN (SELECT winner FROM _promotion)",
+        [now],
+    )
     events = []
     seen: set[str] = set()
     for winner, ngo_id, period, dataset, sha, loser in rows:
-        where = {"ngo_id": ngo_id, "period": period, "dataset": dataset}
+        about = {"ngo_id": ngo_id, "period": period, "dataset": dataset}
         if loser:
-            events.append(audit.Event(actor, "superseded", loser, {**where, "superseded_by": winner}))
+            events.append(
+                audit.Event(actor, "superseded", loser, {**about, "superseded_by": winner})
+            )
         if winner not in seen:
             seen.add(winner)
-            events.append(audit.Event(actor, "accepted", winner, {**where, "sha256": sha}))
+            events.append(audit.Event(actor, "accepted", winner, {**about, "sha256": sha}))
     audit.record(con, events)
     con.execute("DROP TABLE _promotion")
     con.execute("COMMIT")
+    con.unregister("_scope")
     for sid in {r[0] for r in rows} | {r[5] for r in rows if r[5]}:
         folder = home.inbox / sid
         if folder.exists():

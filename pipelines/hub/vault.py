@@ -81,7 +81,9 @@ def _crypto_extension() -> str:
     import duckdb_extension_httpfs
 
     base = os.path.dirname(duckdb_extension_httpfs.__file__)
-    found = glob.glob(os.path.join(base, "extensions", f"v{duckdb.__version__}", "httpfs.duckdb_extension"))
+    found = glob.glob(
+        os.path.join(base, "extensions", f"v{duckdb.__version__}", "httpfs.duckdb_extension")
+    )
     if not found:
         raise VaultError(
             f"duckdb-extension-httpfs {duckdb.__version__} is not installed; it must match duckdb"
@@ -137,7 +139,9 @@ class Vault:
                 return
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
-                    raise VaultError(f"the vault {self.home.vault_file} could not be opened") from None
+                    raise VaultError(
+                        f"the vault {self.home.vault_file} could not be opened"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise VaultError(
                         f"the vault is in use by another hub process and stayed busy for "

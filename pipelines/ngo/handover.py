@@ -36,7 +36,12 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 SOURCE_ROW = "source_row"
 
-_ARROW_TYPES = {"integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_(), "string": pa.string()}
+_ARROW_TYPES = {
+    "integer": pa.int32(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+    "string": pa.string(),
+}
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:

@@ -33,14 +33,15 @@ def _read_key(path: Path) -> bytes:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise UnsafeKeyError(
-            f"{path} can be read by other users (mode {mode:o}); "
-            f"restrict it with: chmod 600 {path}"
+            f"{path} can be read by other users (mode {mode:o}); restrict it with: chmod 600 {path}"
         )
     text = path.read_text().strip()
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise UnsafeKeyError(f"{path} is not a key written by this tool; restore it from backup") from None
+        raise UnsafeKeyError(
+            f"{path} is not a key written by this tool; restore it from backup"
+        ) from None
     if len(key) != 32:
         raise UnsafeKeyError(f"{path} holds a {len(key)}-byte key; expected 32 bytes")
     return key

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,28 @@ class SubmitOutcome:
     submission_id: str | None = None
 
 
+@dataclass(frozen=True)
+class ReportBase:
+    """What every NGO-side report of one submission says about where it came from."""
+
+    ngo_id: str
+    period: str
+    dataset: str
+    contract: str
+    file: str
+
+    def report(self, **details: Any) -> Report:
+        return Report(
+            stage="ngo",
+            ngo_id=self.ngo_id,
+            period=self.period,
+            dataset=self.dataset,
+            contract=self.contract,
+            file=self.file,
+            **details,
+        )
+
+
 def _log_path(home: Home, ngo_id: str) -> Path:
     return home.ngo_dir(ngo_id) / "submissions.jsonl"
 
@@ -54,7 +76,9 @@ def _accepted_keys_path(home: Home, ngo_id: str, period: Period) -> Path:
     return home.ngo_dir(ngo_id) / "accepted" / str(period) / "episodes.parquet"
 
 
-def _previous_acceptance(home: Home, ngo_id: str, sha: str, period: Period, dataset: str) -> dict[str, Any] | None:
+def _previous_acceptance(
+    home: Home, ngo_id: str, sha: str, period: Period, dataset: str
+) -> dict[str, Any] | None:
     path = _log_path(home, ngo_id)
     if not path.exists():
         return None
@@ -74,19 +98,24 @@ def _log(home: Home, ngo_id: str, entry: dict[str, Any]) -> None:
 
 
 def _relationship_flags(
-    view: pd.DataFrame, contract: Contract, home: Home, ngo_id: str, period: Period, key: bytes
+    view: pd.DataFrame, contract: Contract, *, home: Home, ngo_id: str, period: Period, key: bytes
 ) -> dict[str, np.ndarray]:
     flags: dict[str, np.ndarray] = {}
     for rel in contract.relationships:
         if not all(c in view.columns for c in rel.columns):
             continue
         path = _accepted_keys_path(home, ngo_id, period)
-        known = pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame(columns=rel.to_columns)
+        known = (
+            pq.read_table(path).to_pandas()
+            if path.exists()
+            else pd.DataFrame(columns=rel.to_columns)
+        )
         keys = pd.DataFrame({c: pseudonymise(view[c], key, c) for c in rel.columns})
         known_set = set(zip(*(known[c] for c in rel.to_columns), strict=True))
         flags[rel.id] = np.fromiter(
             (pair in known_set for pair in zip(*(keys[c] for c in rel.columns), strict=True)),
-            dtype=bool, count=len(keys),
+            dtype=bool,
+            count=len(keys),
         )
     return flags
 
@@ -124,7 +153,9 @@ def submit(
 
     step("reading the file")
     source_sha = file_sha256(path) if path.is_file() else ""
-    previous = _previous_acceptance(home, ngo_id, source_sha, period, dataset) if source_sha else None
+    previous = (
+        _previous_acceptance(home, ngo_id, source_sha, period, dataset) if source_sha else None
+    )
     if previous:
         return SubmitOutcome(
             "duplicate",
@@ -134,17 +165,32 @@ def submit(
         )
     key = ngo_key(home, ngo_id)
     report_dir = ngo_dir / "reports" / f"{period}.{dataset}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    base = {"stage": "ngo", "ngo_id": ngo_id, "period": str(period), "dataset": dataset,
-            "contract": contract.tag, "file": path.name}
+    base = ReportBase(
+        ngo_id=ngo_id, period=str(period), dataset=dataset, contract=contract.tag, file=path.name
+    )
     try:
         extract: Extract = read_extract(path)
     except ExtractError as error:
-        report = Report(status="refused", file_format=path.suffix.lstrip(".") or "unknown",
-                        row_numbering="spreadsheet", rows=0,
-                        failures=(_refusal_for(error, contract),), **base)
+        report = base.report(
+            status="refused",
+            file_format=path.suffix.lstrip(".") or "unknown",
+            row_numbering="spreadsheet",
+            rows=0,
+            failures=(_refusal_for(error, contract),),
+        )
         write_report(report, report_dir)
-        _log(home, ngo_id, {"at": report.validated_at, "period": str(period), "dataset": dataset,
-                            "source_sha256": source_sha, "status": "refused", "submission_id": None})
+        _log(
+            home,
+            ngo_id,
+            {
+                "at": report.validated_at,
+                "period": str(period),
+                "dataset": dataset,
+                "source_sha256": source_sha,
+                "status": "refused",
+                "submission_id": None,
+            },
+        )
         return SubmitOutcome("refused", report.headline, report, report_dir)
 
     step("looking for direct identifiers")
@@ -153,12 +199,12 @@ def submit(
     present = frozenset(c for c in view.columns if not c.startswith("_"))
 
     step("checking the contract's rules")
-    flags = _relationship_flags(view, contract, home, ngo_id, period, key)
+    flags = _relationship_flags(view, contract, home=home, ngo_id=ngo_id, period=period, key=key)
     prepared = prepare(view, contract, Context(period, today), flags)
     findings = findings_from(run_suite(prepared, contract, present, batch=False), contract)
 
     accepted = not findings and not identifiers
-    report = Report(
+    report = base.report(
         status="accepted" if accepted else "refused",
         file_format=extract.file_format,
         row_numbering=extract.row_numbering,
@@ -166,22 +212,37 @@ def submit(
         failures=tuple(findings),
         identifiers=tuple(identifiers),
         dropped_columns=dropped,
-        **base,
     )
     submission = None
     if accepted:
         step("pseudonymising and handing over to the hub")
         table = sanitised_table(prepared, contract, key)
-        handover = hand_over(table, home=home, ngo_id=ngo_id, period=period, contract=contract,
-                             submitted_on=today, dropped_columns=dropped)
+        handover = hand_over(
+            table,
+            home=home,
+            ngo_id=ngo_id,
+            period=period,
+            contract=contract,
+            submitted_on=today,
+            dropped_columns=dropped,
+        )
         submission = handover.submission_id
-        report = Report(**{**report.__dict__, "submission_id": submission})
+        report = replace(report, submission_id=submission)
         if dataset == "episodes":
             keys_path = _accepted_keys_path(home, ngo_id, period)
             keys_path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table.select(list(contract.pseudonymised_columns)), keys_path)
     write_report(report, report_dir)
-    _log(home, ngo_id, {"at": report.validated_at, "period": str(period), "dataset": dataset,
-                        "source_sha256": source_sha, "status": report.status,
-                        "submission_id": submission})
+    _log(
+        home,
+        ngo_id,
+        {
+            "at": report.validated_at,
+            "period": str(period),
+            "dataset": dataset,
+            "source_sha256": source_sha,
+            "status": report.status,
+            "submission_id": submission,
+        },
+    )
     return SubmitOutcome(report.status, report.headline, report, report_dir, submission)

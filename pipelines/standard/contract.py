@@ -259,7 +259,9 @@ def _relationship(raw: dict[str, Any], dataset: str, where: str) -> Relationship
     targets = [str(t) for t in _require(raw, "to", where)]
     to_datasets = {t.split(".")[0] for t in targets}
     if len(to_datasets) != 1 or any(s.split(".")[0] != dataset for s in sources):
-        raise ContractError(f"{where}, relationship {rel_id!r}: must go from {dataset} to one dataset")
+        raise ContractError(
+            f"{where}, relationship {rel_id!r}: must go from {dataset} to one dataset"
+        )
     custom = _custom(raw.get("customProperties"))
     return Relationship(
         id=rel_id,
@@ -348,7 +350,9 @@ def _check_consistency(contract: Contract, where: str) -> None:
             raise ContractError(f"{where}: customProperties name unknown columns {unknown}")
     for dim in contract.group_by_dimensions:
         if not contract.column(dim).enum:
-            raise ContractError(f"{where}: group-by dimension {dim!r} has no enum (no public key set)")
+            raise ContractError(
+                f"{where}: group-by dimension {dim!r} has no enum (no public key set)"
+            )
     for gov in contract.governed_dimensions:
         missing = set(gov.values) - set(contract.column(gov.dimension).accepted_values)
         if missing:

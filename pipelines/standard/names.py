@@ -11,7 +11,9 @@ import re
 from pipelines.standard.contract import DATASETS
 
 _NGO_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
-_SUBMISSION_ID = re.compile(r"^\d{4}-Q[1-4]\.[a-z0-9][a-z0-9-]{1,38}[a-z0-9]\.(episodes|assessments)\.[0-9a-f]{12}$")
+_SUBMISSION_ID = re.compile(
+    r"^\d{4}-Q[1-4]\.[a-z0-9][a-z0-9-]{1,38}[a-z0-9]\.(episodes|assessments)\.[0-9a-f]{12}$"
+)
 
 
 def check_ngo_id(text: str) -> str:

@@ -27,9 +27,7 @@ class Period:
         """Parse ``YYYY-Qn``; anything else is refused with the expected form."""
         match = _PERIOD.fullmatch(text.strip()) if isinstance(text, str) else None
         if not match:
-            raise ValueError(
-                f"period must be written YYYY-Qn, like 2026-Q3 (got {text!r})"
-            )
+            raise ValueError(f"period must be written YYYY-Qn, like 2026-Q3 (got {text!r})")
         return cls(int(match.group(1)), int(match.group(2)))
 
     @property

@@ -69,57 +69,102 @@ def _column_rules(column: Column) -> list[Rule]:
     ]
     if column.required:
         rules.append(
-            Rule(f"{c}.required", "required", (c,), f"{c} is filled in on every row",
-                 f"Fill in {c} on every row; it is required.")
+            Rule(
+                f"{c}.required",
+                "required",
+                (c,),
+                f"{c} is filled in on every row",
+                f"Fill in {c} on every row; it is required.",
+            )
         )
     if column.logical_type == "integer":
         rules.append(
-            Rule(f"{c}.integer", "integer", (c,), f"{c} is a whole number",
-                 f"Write {c} as a whole number, without decimals, units or text.")
+            Rule(
+                f"{c}.integer",
+                "integer",
+                (c,),
+                f"{c} is a whole number",
+                f"Write {c} as a whole number, without decimals, units or text.",
+            )
         )
         if column.minimum is not None or column.maximum is not None:
             lo, hi = _number(column.minimum), _number(column.maximum)
             rules.append(
-                Rule(f"{c}.range", "range", (c,), f"{c} is between {lo} and {hi}",
-                     f"Correct {c} so it lies between {lo} and {hi}.",
-                     {"min": column.minimum, "max": column.maximum})
+                Rule(
+                    f"{c}.range",
+                    "range",
+                    (c,),
+                    f"{c} is between {lo} and {hi}",
+                    f"Correct {c} so it lies between {lo} and {hi}.",
+                    {"min": column.minimum, "max": column.maximum},
+                )
             )
     elif column.logical_type == "date":
         rules.append(
-            Rule(f"{c}.date", "date", (c,), f"{c} is a real date written YYYY-MM-DD",
-                 f"Write {c} like 2026-07-15 (year, month, day).", {"strftime": "%Y-%m-%d"})
+            Rule(
+                f"{c}.date",
+                "date",
+                (c,),
+                f"{c} is a real date written YYYY-MM-DD",
+                f"Write {c} like 2026-07-15 (year, month, day).",
+                {"strftime": "%Y-%m-%d"},
+            )
         )
     elif column.logical_type == "boolean":
         spellings = column.true_spellings + column.false_spellings
         default = "" if column.default is None else f"; empty means {str(column.default).lower()}"
         rules.append(
-            Rule(f"{c}.boolean", "boolean", (c,),
-                 f"{c} is true or false ({', '.join(spellings)}){default}",
-                 f"Write {c} as true or false.", {"spellings": spellings})
+            Rule(
+                f"{c}.boolean",
+                "boolean",
+                (c,),
+                f"{c} is true or false ({', '.join(spellings)}){default}",
+                f"Write {c} as true or false.",
+                {"spellings": spellings},
+            )
         )
     if column.max_length is not None:
         rules.append(
-            Rule(f"{c}.max_length", "max_length", (c,),
-                 f"{c} is at most {column.max_length} characters",
-                 f"Shorten {c} to {column.max_length} characters or fewer.",
-                 {"max": column.max_length})
+            Rule(
+                f"{c}.max_length",
+                "max_length",
+                (c,),
+                f"{c} is at most {column.max_length} characters",
+                f"Shorten {c} to {column.max_length} characters or fewer.",
+                {"max": column.max_length},
+            )
         )
     if column.pattern is not None:
         rules.append(
-            Rule(f"{c}.pattern", "pattern", (c,), f"{c} matches {column.pattern}",
-                 f"Correct {c} to match {column.pattern}.", {"regex": column.pattern})
+            Rule(
+                f"{c}.pattern",
+                "pattern",
+                (c,),
+                f"{c} matches {column.pattern}",
+                f"Correct {c} to match {column.pattern}.",
+                {"regex": column.pattern},
+            )
         )
     if column.enum:
         rules.append(
-            Rule(f"{c}.accepted_values", "accepted_values", (c,),
-                 f"{c} is one of the accepted values",
-                 f"Use one of: {_values_text(column)}.",
-                 {"values": column.accepted_values})
+            Rule(
+                f"{c}.accepted_values",
+                "accepted_values",
+                (c,),
+                f"{c} is one of the accepted values",
+                f"Use one of: {_values_text(column)}.",
+                {"values": column.accepted_values},
+            )
         )
     if column.unique:
         rules.append(
-            Rule(f"{c}.unique", "unique", (c,), f"each {c} appears on one row only",
-                 f"Correct or remove the rows whose {c} repeats another row's.")
+            Rule(
+                f"{c}.unique",
+                "unique",
+                (c,),
+                f"each {c} appears on one row only",
+                f"Correct or remove the rows whose {c} repeats another row's.",
+            )
         )
     return rules
 
@@ -134,33 +179,55 @@ def contract_rules(contract: Contract, sanitised: bool = False) -> tuple[Rule, .
     references are pseudonyms (the hub never accepts raw references).
     """
     rules = [
-        Rule("file.has_rows", "has_rows", (), "the file has at least one data row under its header",
-             "Export the extract again with its rows; a file with only a header holds no data.")
+        Rule(
+            "file.has_rows",
+            "has_rows",
+            (),
+            "the file has at least one data row under its header",
+            "Export the extract again with its rows; a file with only a header holds no data.",
+        )
     ]
     for column in contract.columns:
         rules.extend(_column_rules(column))
     if sanitised:
         for name in contract.pseudonymised_columns:
             rules.append(
-                Rule(f"{name}.pseudonymised", "pattern", (name,),
-                     f"{name} is a pseudonym made by the NGO's submission tool",
-                     "Submit extracts with `outcomes submit`, which pseudonymises them; "
-                     "the hub never accepts raw references.", {"regex": PSEUDONYM_PATTERN})
+                Rule(
+                    f"{name}.pseudonymised",
+                    "pattern",
+                    (name,),
+                    f"{name} is a pseudonym made by the NGO's submission tool",
+                    "Submit extracts with `outcomes submit`, which pseudonymises them; "
+                    "the hub never accepts raw references.",
+                    {"regex": PSEUDONYM_PATTERN},
+                )
             )
     for tr in contract.table_rules:
         columns = tuple(
-            v for k, v in sorted(tr.kwargs.items())
+            v
+            for k, v in sorted(tr.kwargs.items())
             if k in ("column", "column_A", "column_B") and not str(v).startswith("_")
         ) + tuple(c for c in tr.kwargs.get("column_list", ()))
         rules.append(
-            Rule(tr.id, "expectation", columns, tr.name, tr.description,
-                 {"type": tr.expectation_type, "kwargs": dict(tr.kwargs)})
+            Rule(
+                tr.id,
+                "expectation",
+                columns,
+                tr.name,
+                tr.description,
+                {"type": tr.expectation_type, "kwargs": dict(tr.kwargs)},
+            )
         )
     for rel in contract.relationships:
         rules.append(
-            Rule(rel.id, "relationship", rel.columns,
-                 f"({', '.join(rel.columns)}) exists in the accepted {rel.to_dataset} for the period",
-                 rel.description, {"to_dataset": rel.to_dataset, "to_columns": rel.to_columns})
+            Rule(
+                rel.id,
+                "relationship",
+                rel.columns,
+                f"({', '.join(rel.columns)}) exists in the accepted {rel.to_dataset} for the period",
+                rel.description,
+                {"to_dataset": rel.to_dataset, "to_columns": rel.to_columns},
+            )
         )
     order = {k: i for i, k in enumerate(KINDS)}
     return tuple(sorted(rules, key=lambda r: order[r.kind]))

@@ -18,13 +18,13 @@ import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # the hub makes no network calls, ever
 
-from typing import Any  # noqa: E402
+from typing import Any
 
-import great_expectations.expectations as gxe  # noqa: E402
-from great_expectations.expectations.row_conditions import Column as GxColumn  # noqa: E402
+import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column as GxColumn
 
-from pipelines.standard.contract import Contract  # noqa: E402
-from pipelines.standard.rules import Rule, contract_rules  # noqa: E402
+from pipelines.standard.contract import Contract
+from pipelines.standard.rules import Rule, contract_rules
 
 SUBMISSION = "_submission"
 ROW = "_row"
@@ -94,7 +94,9 @@ def _expectations_for(rule: Rule, contract: Contract, batch: bool) -> list[gxe.E
             )
         ]
     if kind == "pattern":
-        return [gxe.ExpectColumnValuesToMatchRegex(column=column, regex=rule.params["regex"], meta=meta)]
+        return [
+            gxe.ExpectColumnValuesToMatchRegex(column=column, regex=rule.params["regex"], meta=meta)
+        ]
     if kind == "range":
         return [
             gxe.ExpectColumnValuesToBeBetween(
@@ -106,7 +108,9 @@ def _expectations_for(rule: Rule, contract: Contract, batch: bool) -> list[gxe.E
         ]
     if kind == "unique":
         if batch:
-            return [gxe.ExpectCompoundColumnsToBeUnique(column_list=[SUBMISSION, column], meta=meta)]
+            return [
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=[SUBMISSION, column], meta=meta)
+            ]
         return [gxe.ExpectColumnValuesToBeUnique(column=column, meta=meta)]
     if kind == "expectation":
         kwargs = _map_columns(contract, dict(rule.params["kwargs"]))
@@ -128,7 +132,7 @@ def _expectation_class(snake_name: str) -> type[gxe.Expectation]:
     cls = getattr(gxe, camel, None)
     if cls is None:
         raise ValueError(f"contract names an unknown Great Expectations type {snake_name!r}")
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def checkable_rules(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -56,8 +58,9 @@ class Extract:
 
 
 def normalise_header(text: str) -> str:
-    """``" Client ID "`` and ``CLIENT-ID`` both become ``client_id``."""
-    text = str(text).replace("\ufeff", "").strip().lower()
+    """``" Client ID "``, ``CLIENT-ID`` and ``Whānau Name`` become ``client_id`` … ``whanau_name``."""
+    text = unicodedata.normalize("NFKD", str(text).replace("\ufeff", "").strip().lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return re.sub(r"[\s\-]+", "_", text)
 
 
@@ -69,17 +72,20 @@ def _format_of(path: Path, head: bytes) -> str:
         return "xlsx"
     if suffix in (".xlsx", ".xlsm"):
         raise ExtractError(
-            "file.readable", f"{path.name} is named as an Excel workbook but is not one.",
+            "file.readable",
+            f"{path.name} is named as an Excel workbook but is not one.",
             "Save the extract from Excel again as .xlsx, or as CSV UTF-8.",
         )
     if suffix == ".parquet":
         raise ExtractError(
-            "file.readable", f"{path.name} is named as a Parquet file but is not one.",
+            "file.readable",
+            f"{path.name} is named as a Parquet file but is not one.",
             "Export the extract again as Parquet, or as CSV UTF-8.",
         )
     if suffix == ".xls":
         raise ExtractError(
-            "file.readable", f"{path.name} is an old-style Excel (.xls) file.",
+            "file.readable",
+            f"{path.name} is an old-style Excel (.xls) file.",
             "Save it from Excel as .xlsx or as CSV UTF-8.",
         )
     return "csv"
@@ -102,7 +108,9 @@ def read_extract(path: Path) -> Extract:
         head = fh.read(65536)
     if not head.replace(b"\xef\xbb\xbf", b"").strip():
         raise ExtractError(
-            "file.has_rows", f"{path.name} is empty.", "Export the extract again; the file has no content."
+            "file.has_rows",
+            f"{path.name} is empty.",
+            "Export the extract again; the file has no content.",
         )
     kind = _format_of(path, head)
     if kind == "parquet":
@@ -118,12 +126,14 @@ def _check_headers(raw: list[str]) -> tuple[list[str], dict[str, str]]:
     for name, original in zip(names, raw, strict=True):
         if not name:
             raise ExtractError(
-                "file.header", "The header row has a column with no name.",
+                "file.header",
+                "The header row has a column with no name.",
                 "Give every column a heading, or delete empty columns.",
             )
         if name in seen:
             raise ExtractError(
-                "file.header", f"Two columns in the header both read as {name!r}.",
+                "file.header",
+                f"Two columns in the header both read as {name!r}.",
                 "Column names are case-insensitive; rename or remove one of them.",
             )
         seen[name] = str(original)
@@ -133,7 +143,8 @@ def _check_headers(raw: list[str]) -> tuple[list[str], dict[str, str]]:
 def _read_csv(path: Path, head: bytes) -> Extract:
     if b"\x00" in head:
         raise ExtractError(
-            "file.readable", f"{path.name} is a binary file, not CSV text.",
+            "file.readable",
+            f"{path.name} is a binary file, not CSV text.",
             "Export the extract as CSV UTF-8, XLSX or Parquet.",
         )
     text_head = head.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -143,7 +154,8 @@ def _read_csv(path: Path, head: bytes) -> Extract:
         for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
             if delimiter in first_line:
                 raise ExtractError(
-                    "file.delimiter", f"{path.name} separates its columns with {label}, not commas.",
+                    "file.delimiter",
+                    f"{path.name} separates its columns with {label}, not commas.",
                     "Save it as 'CSV UTF-8 (comma delimited)'.",
                 )
     names, headers = _check_headers(header)
@@ -170,11 +182,13 @@ def _read_csv(path: Path, head: bytes) -> Extract:
         # Arrow's own messages can quote row contents; never pass them on.
         if "UTF8" in str(exc) or "utf8" in str(exc).lower():
             raise ExtractError(
-                "file.encoding", f"{path.name} is not UTF-8 text.",
+                "file.encoding",
+                f"{path.name} is not UTF-8 text.",
                 "Save it as 'CSV UTF-8 (comma delimited)'.",
             ) from None
         raise ExtractError(
-            "file.readable", f"{path.name} could not be read as CSV.",
+            "file.readable",
+            f"{path.name} could not be read as CSV.",
             "Export the extract again as CSV UTF-8 with one header row.",
         ) from None
     if invalid:
@@ -197,7 +211,8 @@ def _read_parquet(path: Path) -> Extract:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError):
         raise ExtractError(
-            "file.readable", f"{path.name} could not be read as Parquet.",
+            "file.readable",
+            f"{path.name} could not be read as Parquet.",
             "Export the extract again as Parquet, or as CSV UTF-8.",
         ) from None
     names, headers = _check_headers(table.column_names)
@@ -231,7 +246,7 @@ def _all_midnight(column: pa.ChunkedArray) -> bool:
 
 
 def _float_text(value: float | None) -> str | None:
-    if value is None or value != value:  # None or NaN
+    if value is None or math.isnan(value):
         return None
     return str(int(value)) if float(value).is_integer() else repr(value)
 
@@ -259,7 +274,8 @@ def _read_xlsx(path: Path) -> Extract:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise ExtractError(
-            "file.readable", f"{path.name} could not be read as an Excel workbook.",
+            "file.readable",
+            f"{path.name} could not be read as an Excel workbook.",
             "Save it from Excel again as .xlsx, or as CSV UTF-8.",
         ) from None
     try:
@@ -268,7 +284,8 @@ def _read_xlsx(path: Path) -> Extract:
         header_row = next(rows, None)
         if header_row is None or all(v is None for v in header_row):
             raise ExtractError(
-                "file.has_rows", f"The first sheet of {path.name} is empty.",
+                "file.has_rows",
+                f"The first sheet of {path.name} is empty.",
                 "Put the extract on the first sheet, with its header in row 1.",
             )
         width = len(header_row)
@@ -290,7 +307,10 @@ def _read_xlsx(path: Path) -> Extract:
     table = pa.table([pa.array(c, type=pa.string()) for c in cells], names=names)
     return Extract(
         _to_text_frame(table, pa.array(numbers, type=pa.int64())),
-        tuple(names), headers, "xlsx", "spreadsheet",
+        tuple(names),
+        headers,
+        "xlsx",
+        "spreadsheet",
     )
 
 
@@ -301,5 +321,4 @@ def _to_text_frame(table: pa.Table, numbers: pa.Array) -> pd.DataFrame:
         trimmed = pc.utf8_trim_whitespace(table.column(name))
         columns[name] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
     columns[_ROW_NUMBER] = numbers
-    frame = pa.table(columns).to_pandas()
-    return frame
+    return pa.table(columns).to_pandas()

@@ -53,7 +53,10 @@ def parse_dates(text: pd.Series) -> pd.Series:
 
 
 def parse_booleans(
-    text: pd.Series, true_spellings: tuple[str, ...], false_spellings: tuple[str, ...], default: object
+    text: pd.Series,
+    true_spellings: tuple[str, ...],
+    false_spellings: tuple[str, ...],
+    default: object,
 ) -> pd.Series:
     """Read accepted spellings as booleans; empty cells take the contract's default."""
     lowered = text.str.lower()

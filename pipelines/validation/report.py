@@ -43,7 +43,9 @@ class Report:
     identifiers: tuple[IdentifierFinding, ...] = ()
     dropped_columns: tuple[str, ...] = ()
     submission_id: str | None = None
-    validated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    validated_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
+    )
     note: str = ""
 
     @property

@@ -18,9 +18,7 @@ from pipelines.standard.contract import Contract
 from pipelines.standard.rules import Rule, contract_rules
 
 # Context columns, from the row's period and its submission's date.
-_PERIOD_START = (
-    "make_date(CAST(substr(period, 1, 4) AS INTEGER), 3 * CAST(substr(period, 7, 1) AS INTEGER) - 2, 1)"
-)
+_PERIOD_START = "make_date(CAST(substr(period, 1, 4) AS INTEGER), 3 * CAST(substr(period, 7, 1) AS INTEGER) - 2, 1)"
 CONTEXT_SQL = {
     "_period_start": _PERIOD_START,
     "_period_end": f"CAST({_PERIOD_START} + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)",
@@ -89,7 +87,9 @@ def sql_rules(contract: Contract, sanitised: bool = True) -> list[SqlRule]:
         elif rule.kind == "max_length":
             out.append(SqlRule(rule.id, f"length({c}) > {int(rule.params['max'])}"))
         elif rule.kind == "pattern":
-            out.append(SqlRule(rule.id, f"NOT regexp_full_match({c}, {_literal(rule.params['regex'])})"))
+            out.append(
+                SqlRule(rule.id, f"NOT regexp_full_match({c}, {_literal(rule.params['regex'])})")
+            )
         elif rule.kind == "accepted_values":
             values = ", ".join(_literal(v) for v in rule.params["values"])
             out.append(SqlRule(rule.id, f"{c} NOT IN ({values})"))
@@ -106,7 +106,9 @@ def sql_rules(contract: Contract, sanitised: bool = True) -> list[SqlRule]:
     return out
 
 
-def count_violations(con: duckdb.DuckDBPyConnection, contract: Contract, relation: str) -> dict[str, int]:
+def count_violations(
+    con: duckdb.DuckDBPyConnection, contract: Contract, relation: str
+) -> dict[str, int]:
     """Rows breaking each rule in ``relation`` (which must carry submission_id, period, submitted_on)."""
     rules = sql_rules(contract)
     plain = [r for r in rules if r.predicate]
@@ -118,15 +120,17 @@ def count_violations(con: duckdb.DuckDBPyConnection, contract: Contract, relatio
     for r in rules:
         if r.unique_over:
             cols = ", ".join(_ident(c) for c in r.unique_over)
-            row = con.execute(
+            repeated = con.execute(
                 f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} "
                 f"GROUP BY submission_id, {cols} HAVING count(*) > 1)"
             ).fetchone()
-            counts[r.rule] = int(row[0]) if row else 0
+            counts[r.rule] = int(repeated[0]) if repeated else 0
     return counts
 
 
-def count_orphans(con: duckdb.DuckDBPyConnection, contract: Contract, relation: str, known: str) -> dict[str, int]:
+def count_orphans(
+    con: duckdb.DuckDBPyConnection, contract: Contract, relation: str, known: str
+) -> dict[str, int]:
     """Rows whose relationship does not hold against ``known`` (a relation of the target dataset)."""
     counts = {}
     for rel in contract.relationships:

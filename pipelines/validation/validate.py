@@ -38,7 +38,9 @@ class Finding:
     submission: str | None = None
 
 
-def finding_for(rule: Rule, count: int, rows: tuple[int, ...] = (), submission: str | None = None) -> Finding:
+def finding_for(
+    rule: Rule, count: int, rows: tuple[int, ...] = (), submission: str | None = None
+) -> Finding:
     return Finding(
         rule=rule.id,
         kind=rule.kind,
@@ -68,9 +70,9 @@ class _Engine:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = self.context.data_sources.add_pandas("outcome_hub")
-        self.batch_definition = source.add_dataframe_asset("extract").add_batch_definition_whole_dataframe(
-            "whole_extract"
-        )
+        self.batch_definition = source.add_dataframe_asset(
+            "extract"
+        ).add_batch_definition_whole_dataframe("whole_extract")
         self._definitions: dict[tuple[str, frozenset[str], bool, bool], Any] = {}
 
     def definition(
@@ -130,6 +132,7 @@ def findings_from(
     rows: dict[tuple[str | None, str], set[int]] = defaultdict(set)
     counts: dict[tuple[str | None, str], int] = defaultdict(int)
     failed_whole: set[tuple[str | None, str]] = set()
+    scopes: list[str | None] = list(submissions) if submissions else [None]
     for item in result.results:
         rule_id = item.expectation_config.meta["rule"]
         if item.exception_info and item.exception_info.get("raised_exception"):
@@ -140,7 +143,7 @@ def findings_from(
         index_list = (item.result or {}).get("unexpected_index_list")
         if not index_list:
             # Table- or column-level rule (row count, column present): applies to every submission.
-            for submission in submissions or [None]:
+            for submission in scopes:
                 failed_whole.add((submission, rule_id))
             continue
         for entry in index_list:

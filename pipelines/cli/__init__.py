@@ -1,0 +1,31 @@
+"""The ``outcomes`` command line: NGO side, hub, stewards and funders.
+
+Every command takes ``--home DIR`` so several hubs can live side by side, and
+``--help``. Exit codes: 0 done (or accepted), 1 refused or failed with a
+message saying what to do, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from pipelines import __version__
+from pipelines.cli import demo, hub, ngo
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="outcomes")
+def main() -> None:
+    """Outcome Hub: validated NGO extracts in, differentially private outcome evidence out.
+
+    No individual client record ever reaches a funder.
+    """
+
+
+for command in (*ngo.COMMANDS, *hub.COMMANDS, demo.demo):
+    main.add_command(command)

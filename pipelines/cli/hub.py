@@ -1,0 +1,206 @@
+"""Hub commands: ``intake``, ``status``, ``audit`` and ``ui``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from rich.table import Table
+
+from pipelines.cli.ngo import bar
+from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
+from pipelines.home import Home
+from pipelines.standard.periods import Period
+
+
+def open_hub_vault(home: Home) -> Any:
+    from pipelines.hub.vault import VaultError, open_vault
+
+    try:
+        return open_vault(home)
+    except VaultError as exc:
+        raise HubFailure(str(exc)) from None
+
+
+def submission_rows(
+    home: Home,
+    ids: list[str] | None = None,
+    period: Period | None = None,
+    ngo_id: str | None = None,
+) -> list[tuple[Any, ...]]:
+    from pipelines.hub.vault import VaultError
+
+    where, params = ["TRUE"], []
+    if period:
+        where.append("period = ?")
+        params.append(str(period))
+    if ngo_id:
+        where.append("ngo_id = ?")
+        params.append(ngo_id)
+    vault = open_hub_vault(home)
+    try:
+        with vault.connect() as con:
+            if ids is not None:
+                con.register("_ids", pd.DataFrame({"id": ids}, dtype="str"))
+                where.append("submission_id IN (SELECT id FROM _ids)")
+            return con.execute(
+                "SELECT submission_id, ngo_id, period, dataset, status, rows, reason FROM submissions "
+                f"WHERE {' AND '.join(where)} ORDER BY period, ngo_id, dataset, received_at",
+                params,
+            ).fetchall()
+    except VaultError as exc:
+        raise HubFailure(str(exc)) from None
+
+
+def print_submissions(home: Home, rows: list[tuple[Any, ...]]) -> None:
+    accepted = [r for r in rows if r[4] == "accepted"]
+    refused = [r for r in rows if r[4] == "refused"]
+    console.print(
+        f"Accepted {len(accepted):,} submission(s), {sum(r[5] or 0 for r in accepted):,} rows; "
+        f"refused {len(refused):,}."
+    )
+    if refused:
+        table = Table(title="Refused (held in quarantine with their reports)", title_justify="left")
+        for col in ("Submission", "Why", "Report"):
+            table.add_column(col, overflow="fold")
+        for sid, *_rest, reason in refused:
+            table.add_row(sid, reason or "", str(home.quarantine / sid / "report.html"))
+        console.print(table)
+
+
+@click.command()
+@home_option
+def intake(home: Home) -> None:
+    """Take every submission waiting in the inbox through the hub's Dagster intake job.
+
+    The same job the inbox sensor starts under `dagster dev`: re-validation,
+    staging in the encrypted vault, a blocking SQL re-check, then promotion.
+    """
+    from pipelines.hub.inbox import pending_ids
+    from pipelines.orchestration import run_intake
+
+    pending = pending_ids(home)
+    if not pending:
+        console.print("The inbox is empty: nothing to take in.")
+        return
+    with bar() as progress:
+        task = progress.add_task("taking in submissions", total=len(pending))
+        runs = run_intake(
+            home, lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    print_submissions(home, submission_rows(home, ids=pending))
+    failed = [r for r in runs if not r.success]
+    if failed:
+        raise HubFailure(
+            f"{len(failed)} intake run(s) failed: {', '.join(r.run_id for r in failed)}. "
+            "Open the Dagster UI (outcomes ui) to see which check stopped them; "
+            "the submissions stay in the inbox and nothing was made current."
+        )
+
+
+@click.command()
+@period_option(required=False, help_text="Only this period.")
+@ngo_option(required=False, help_text="Only this NGO.")
+@home_option
+def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
+    """Submissions the hub holds: accepted, superseded and refused, per period."""
+    from pipelines.hub.inbox import pending_ids
+
+    rows = submission_rows(home, period=period, ngo_id=ngo_id)
+    table = Table(title="Submissions", title_justify="left")
+    for col in ("Period", "Dataset", "Accepted", "Superseded", "Refused", "Rows (current)"):
+        table.add_column(col, justify="right" if col not in ("Period", "Dataset") else "left")
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    for _sid, _ngo, per, dataset, state, n, _reason in rows:
+        g = groups.setdefault(
+            (per, dataset), {"accepted": 0, "superseded": 0, "refused": 0, "rows": 0}
+        )
+        g[state] = g.get(state, 0) + 1
+        g["rows"] += (n or 0) if state == "accepted" else 0
+    for (per, dataset), g in sorted(groups.items()):
+        table.add_row(
+            per,
+            dataset,
+            f"{g['accepted']:,}",
+            f"{g['superseded']:,}",
+            f"{g['refused']:,}",
+            f"{g['rows']:,}",
+        )
+    console.print(table)
+    waiting = len(pending_ids(home))
+    if waiting:
+        console.print(f"{waiting} submission(s) wait in the inbox: run `outcomes intake`.")
+    print_submissions(home, [r for r in rows if r[4] == "refused"])
+
+
+@click.command()
+@click.option("--verify", is_flag=True, help="Check the hash chain of the whole log.")
+@click.option(
+    "--last", type=click.IntRange(min=1), default=30, show_default=True, help="How many entries."
+)
+@click.option(
+    "--action", default=None, help="Only entries of this action (e.g. refused, accepted)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
+@home_option
+def audit(verify: bool, last: int, action: str | None, as_json: bool, home: Home) -> None:
+    """Read the append-only audit log: who did what, when, with which file's sha256."""
+    from pipelines.hub import audit as audit_log
+
+    vault = open_hub_vault(home)
+    with vault.connect() as con:
+        if verify:
+            broken = audit_log.verify(con)
+            if broken is not None:
+                raise HubFailure(
+                    f"the audit log's hash chain breaks at entry {broken}: it was altered"
+                )
+            count = con.execute("SELECT count(*) FROM audit_log").fetchone()
+            console.print(
+                f"The audit log's hash chain is intact ({count[0] if count else 0:,} entries)."
+            )
+            return
+        entries = audit_log.entries(con, action=action, limit=last)
+    if as_json:
+        for e in entries:
+            sys.stdout.write(json.dumps({**e, "at": e["at"].isoformat()}, default=str) + "\n")
+        return
+    table = Table(title="Audit log", title_justify="left")
+    for col in ("#", "When (UTC)", "Who", "Action", "Subject", "Detail"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items() if v is not None)
+        table.add_row(
+            str(e["seq"]),
+            e["at"].strftime("%Y-%m-%d %H:%M:%S"),
+            e["actor"],
+            e["action"],
+            e["subject"],
+            detail,
+        )
+    console.print(table)
+
+
+@click.command()
+@click.option("--port", type=int, default=3000, show_default=True)
+@home_option
+def ui(port: int, home: Home) -> None:
+    """Open the Dagster UI for this hub (assets, checks, the inbox sensor, run history)."""
+    from pipelines.orchestration import prepare_dagster_home
+
+    prepare_dagster_home(home)
+    os.environ["OUTCOMES_HOME"] = str(home.root)
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
+    console.print(f"Dagster UI for {home.root} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    # Replace this process with the UI server: Ctrl-C then stops the UI directly.
+    os.execv(dagster, [dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)])  # noqa: S606
+
+
+COMMANDS = (intake, status, audit, ui)

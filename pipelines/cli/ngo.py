@@ -1,0 +1,188 @@
+"""NGO-side commands: ``outcomes generate`` (sample data) and ``outcomes submit``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from pipelines.cli.options import console, home_option, ngo_option, period_option
+from pipelines.home import Home
+from pipelines.standard.periods import Period
+from pipelines.validation.report import Report, rows_text
+
+
+def bar() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@click.command()
+@click.option(
+    "--ngos", type=click.IntRange(min=1, max=10_000), required=True, help="How many NGOs."
+)
+@period_option()
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write one sub-folder per NGO into.",
+)
+@click.option(
+    "--messy",
+    is_flag=True,
+    help="Write what real exports look like: BOMs, CRLF, odd headers, "
+    "extra columns, regions without macrons, some XLSX.",
+)
+@click.option(
+    "--messy-share",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="With --messy: the share of NGOs whose exports are messy.",
+)
+@click.option(
+    "--faulty",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="How many NGOs' episodes extracts break contract rules (for demonstrations).",
+)
+@home_option
+def generate(
+    *,
+    ngos: int,
+    period: Period,
+    seed: int,
+    out: Path,
+    messy: bool,
+    messy_share: float,
+    faulty: int,
+    home: Home,
+) -> None:
+    """Write a realistic synthetic sector: episodes and assessments extracts per NGO.
+
+    Many small NGOs (20–300 clients a quarter), a few large ones (5,000+),
+    deterministic per seed. ``--home`` is accepted for symmetry; nothing is
+    written there.
+    """
+    from pipelines.sample.generate import generate_sector
+
+    if faulty > ngos:
+        raise click.BadParameter(f"--faulty ({faulty}) cannot exceed --ngos ({ngos})")
+    with bar() as progress:
+        task = progress.add_task("generating NGO extracts", total=ngos)
+        sector = generate_sector(
+            out,
+            ngos=ngos,
+            period=period,
+            seed=seed,
+            messy=messy,
+            messy_share=messy_share,
+            faulty=faulty,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    clients = sum(n.clients for n in sector.ngos)
+    episodes = sum(n.episodes for n in sector.ngos)
+    assessments = sum(n.assessments for n in sector.ngos)
+    console.print(
+        f"Wrote {len(sector.ngos):,} NGOs for {period} to {out}: {clients:,} clients, "
+        f"{episodes:,} episodes, {assessments:,} assessment rows."
+    )
+
+
+def print_report(report: Report, report_dir: Path | None) -> None:
+    """The terminal summary of a validation report: rules, columns, rows, fixes; never values."""
+    style = "green" if report.accepted else "red"
+    console.print(f"[bold {style}]{report.headline}[/]")
+    if report.identifiers:
+        table = Table(title="Direct identifiers (never accepted)", title_justify="left")
+        for col in ("Column", "Looks like", "Found by", "Rows"):
+            table.add_column(col)
+        for found in report.identifiers:
+            where = "whole column" if found.how == "name" else rows_text(found.rows, found.count)
+            how = "its name" if found.how == "name" else "its values"
+            table.add_row(found.column, found.label, how, where)
+        console.print(table)
+    if report.failures:
+        table = Table(title="Rules to fix", title_justify="left", show_lines=True)
+        for col in ("Rule", "What to do", "Rows"):
+            table.add_column(col, overflow="fold")
+        for f in report.failures:
+            table.add_row(
+                f"{f.description}\n[dim]{f.rule}[/]",
+                f.fix,
+                rows_text(f.rows, f.count) or "whole file",
+            )
+        console.print(table)
+    if report.dropped_columns:
+        console.print(
+            f"Columns left out (not in the standard): {', '.join(report.dropped_columns)}"
+        )
+    if report_dir is not None:
+        console.print(f"Report: {report_dir / 'report.html'} (and report.json)")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@ngo_option()
+@period_option()
+@click.option(
+    "--dataset",
+    type=click.Choice(["episodes", "assessments"]),
+    required=True,
+    help="Which extract this file is.",
+)
+@home_option
+def submit(file: Path, ngo_id: str, period: Period, dataset: str, home: Home) -> None:
+    """Validate FILE (CSV, XLSX or Parquet) and hand it, pseudonymised, to the hub.
+
+    Runs on the NGO's side: direct identifiers are refused, only contract
+    columns are kept, and client and episode references are replaced by keyed
+    hashes under a key that never leaves the NGO's folder. Exit 0 accepted
+    (or already submitted), 1 refused, 2 usage error.
+    """
+    from pipelines.ngo.submit import submit as run_submit
+
+    if not file.exists():
+        raise click.BadParameter(f"there is no file at {file}", param_hint="FILE")
+    with console.status("validating") as status:
+        outcome = run_submit(
+            file,
+            home=home,
+            ngo_id=ngo_id,
+            period=period,
+            dataset=dataset,
+            today=date.today(),
+            progress=status.update,
+        )
+    if outcome.status == "duplicate":
+        console.print(outcome.message)
+        return
+    assert outcome.report is not None
+    print_report(outcome.report, outcome.report_dir)
+    if outcome.status == "accepted":
+        console.print(f"Handed to the hub's inbox as submission {outcome.submission_id}.")
+    else:
+        raise SystemExit(1)
+
+
+COMMANDS = (generate, submit)

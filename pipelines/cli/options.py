@@ -1,0 +1,77 @@
+"""Options and output helpers shared by every ``outcomes`` command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from pipelines.home import Home, resolve_home
+from pipelines.standard.names import check_ngo_id
+from pipelines.standard.periods import Period
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def home_option(func: F) -> F:
+    """``--home DIR``: the hub's runtime folder (default ``$OUTCOMES_HOME``, else ``./var``)."""
+
+    def to_home(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Home:
+        return Home(resolve_home(value))
+
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        callback=to_home,
+        help="The hub's runtime folder. Default: $OUTCOMES_HOME, else ./var.",
+    )(func)
+
+
+def parse_period(
+    _ctx: click.Context | None, _param: click.Parameter | None, value: str | None
+) -> Period | None:
+    if value is None:
+        return None
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def parse_ngo(
+    _ctx: click.Context | None, _param: click.Parameter | None, value: str | None
+) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_ngo_id(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def period_option(
+    required: bool = True, help_text: str = "Reporting period, like 2026-Q3."
+) -> Callable[[F], F]:
+    return click.option("--period", required=required, callback=parse_period, help=help_text)
+
+
+def ngo_option(
+    required: bool = True, help_text: str = "NGO id, like ngo-0042."
+) -> Callable[[F], F]:
+    return click.option("--ngo", "ngo_id", required=required, callback=parse_ngo, help=help_text)
+
+
+class HubFailure(click.ClickException):
+    """An expected failure that the person can act on: printed without a traceback, exit 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        errors.print(f"[bold red]Error:[/] {self.message}")
