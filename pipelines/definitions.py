@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets import intake
+from pipelines.assets import intake, releases
 from pipelines.assets.resources import VAULT_TAGS, HubResource
 from pipelines.assets.sensors import inbox_sensor
 
@@ -12,11 +12,30 @@ intake_job = dg.define_asset_job(
     description="Re-validate submissions from the inbox, stage, check and make them current.",
     tags=VAULT_TAGS,
 )
+release_job = dg.define_asset_job(
+    "release",
+    selection=dg.AssetSelection.assets(releases.period_release, releases.published_release),
+    partitions_def=intake.periods,
+    description="Release a period with differential privacy, then rebuild the published zone.",
+    tags=VAULT_TAGS,
+)
 
 defs = dg.Definitions(
-    assets=[intake.validated_submissions, intake.accepted_submissions],
-    asset_checks=[intake.staged_rows_meet_contract, intake.vault_rows_match_manifests],
-    jobs=[intake_job],
+    assets=[
+        intake.validated_submissions,
+        intake.accepted_submissions,
+        releases.period_release,
+        releases.published_release,
+    ],
+    asset_checks=[
+        intake.staged_rows_meet_contract,
+        intake.vault_rows_match_manifests,
+        releases.ledger_equals_published_spends,
+        releases.every_published_cell_has_an_interval,
+        releases.no_cell_without_its_budget,
+    ],
+    jobs=[intake_job, release_job],
     sensors=[inbox_sensor],
+    schedules=[releases.release_schedule],
     resources={"hub": HubResource()},
 )

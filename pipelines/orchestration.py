@@ -105,3 +105,46 @@ def run_intake(home: Home, progress: Callable[[int, int], None] | None = None) -
         if progress:
             progress(done, len(pending))
     return runs
+
+
+def _failure_message(result: Any) -> str:
+    """The message a failed step gave (a refused release says why), without a traceback."""
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            data = event.event_specific_data
+            user = getattr(data, "user_failure_data", None)
+            if user is not None and user.description:
+                return str(user.description)
+            error = getattr(data, "error", None)
+            if error is not None:
+                return str(error.message).strip()
+    return "the run failed; see the Dagster UI for details"
+
+
+def run_release(
+    home: Home, period: str, *, supersede: bool = False, requested_by: str = "outcomes release"
+) -> JobRun:
+    """Release one period through the same job the schedule runs; raise ``RuntimeError`` with its reason."""
+    from pipelines.assets.intake import PERIODS
+    from pipelines.assets.resources import VAULT_TAGS, HubResource
+    from pipelines.definitions import defs
+
+    instance = _instance(home)
+    if period not in set(instance.get_dynamic_partitions(PERIODS)):
+        instance.add_dynamic_partitions(PERIODS, [period])
+    result = defs.get_job_def("release").execute_in_process(
+        run_config={
+            **QUIET,
+            "ops": {
+                "period_release": {"config": {"supersede": supersede, "requested_by": requested_by}}
+            },
+        },
+        instance=instance,
+        partition_key=period,
+        tags=VAULT_TAGS,
+        resources={"hub": HubResource(home=str(home.root))},
+        raise_on_error=False,
+    )
+    if not result.success:
+        raise RuntimeError(_failure_message(result))
+    return JobRun(result.run_id, True, (period,))

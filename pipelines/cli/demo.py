@@ -122,6 +122,36 @@ def _take_in(home: Home) -> None:
         raise HubFailure("an intake run failed; open the Dagster UI with `make ui` to see why")
 
 
+def _release(home: Home, quarter: Period) -> None:
+    from pipelines.cli.steward import print_headlines
+    from pipelines.orchestration import run_release
+    from pipelines.privacy.plan import load_plan
+    from pipelines.privacy.planner import accuracy_table
+
+    plan = load_plan()
+    preview = accuracy_table(plan, plan.default_rho)
+    shown = preview[
+        preview["measure"].isin(["clients_total", "ngo_clients_total", "share_paired_overall"])
+    ]
+    console.print(f"$ outcomes budget plan --rho {plan.default_rho:g}   (nothing is spent)")
+    for row in shown.itertuples():
+        console.print(
+            f"  {row.measure:24s} {row.scope:7s} expected 95% ± {row.halfwidth_95:.3g} {row.unit}"
+        )
+    with console.status(f"releasing {quarter}"):
+        try:
+            run_release(home, str(quarter), requested_by="outcomes demo")
+        except RuntimeError as exc:
+            raise HubFailure(str(exc)) from None
+    console.print(f"$ outcomes release --period {quarter} --home {home.root}")
+    print_headlines(home, str(quarter))
+    console.print(
+        "Cells broken down by ethnicity = maori are withheld until the Māori data governance group "
+        f"approves: outcomes approve --dimension ethnicity --value maori --period {quarter} "
+        "--by NAME --note TEXT"
+    )
+
+
 @click.command()
 @click.option(
     "--period", default="2026-Q3", show_default=True, help="The quarter the sample sector reports."
@@ -132,7 +162,9 @@ def demo(period: str, home: Home) -> None:
 
     Generates the sector (one NGO's exports are messy, one NGO's episodes break
     contract rules), submits every extract on the NGO side, takes the inbox
-    through the Dagster intake job, and shows what was accepted and refused.
+    through the Dagster intake job, shows what was accepted and refused, then
+    releases the quarter with differential privacy and prints the headline
+    numbers with their 95% intervals and the budget spent.
     """
     quarter = Period.parse(period)
     _fresh_home(home)
@@ -158,8 +190,13 @@ def demo(period: str, home: Home) -> None:
     _step("4. The hub takes in the inbox through Dagster (re-validation, vault, checks)")
     _take_in(home)
 
+    _step("5. The steward previews accuracy, then releases the quarter with differential privacy")
+    _release(home, quarter)
+
     _step("Where things are")
     console.print(f"NGO reports:              {home.root / 'ngos' / '<ngo>' / 'reports'}")
     console.print(f"Hub quarantine + reports: {home.quarantine}")
     console.print(f"Encrypted vault:          {home.vault_file}")
+    console.print(f"Published zone:           {home.published_db}")
+    console.print(f"Exports (CSV, Parquet):   {home.exports}")
     console.print(f"Dagster UI:               make ui   (or: outcomes ui --home {home.root})")

@@ -65,7 +65,9 @@ class InboxItem:
 
     @property
     def rows(self) -> int:
-        return int(self.manifest.get("rows", 0))
+        """The row count the manifest declares (0 when it declares none that makes sense)."""
+        value = self.manifest.get("rows", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
     @property
     def submitted_on(self) -> date:
@@ -110,10 +112,13 @@ def check_integrity(item: InboxItem) -> None:
         check_dataset(str(m.get("dataset")))
         period = Period.parse(str(m.get("period")))
         date.fromisoformat(str(m.get("submitted_on")))
+        declared = m.get("rows")
+        if not isinstance(declared, int) or isinstance(declared, bool) or declared < 0:
+            raise ValueError("rows")
     except (ValueError, TypeError):
         raise InboxError(
             "hub.manifest",
-            "The manifest is missing or names an invalid NGO, period, dataset or date.",
+            "The manifest is missing or names an invalid NGO, period, dataset, date or row count.",
         ) from None
     contract = load_contract(item.dataset)
     if m.get("contract") != contract.tag:

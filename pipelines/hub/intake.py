@@ -264,6 +264,7 @@ def validate_and_stage(
     verdicts: list[Verdict] = []
     known = _known_status(con, [i.submission_id for i in items])
     todo: list[InboxItem] = []
+    broken: list[InboxItem] = []  # refused before validation: not what their manifest says
     for item in items:
         if known.get(item.submission_id) in ("accepted", "superseded", "purged"):
             verdicts.append(
@@ -282,16 +283,21 @@ def validate_and_stage(
             check_integrity(item)
         except InboxError as error:
             verdicts.append(_refused(item, _hub_finding(error)))
+            broken.append(item)
             continue
         todo.append(item)
     con.execute("BEGIN")
-    if todo:
-        con.register("_ids", pd.DataFrame({"id": [i.submission_id for i in todo]}, dtype="str"))
+    if todo or broken:
+        ids = [i.submission_id for i in todo + broken]
+        con.register("_ids", pd.DataFrame({"id": ids}, dtype="str"))
         for dataset in ("episodes", "assessments"):
             con.execute(
                 f"DELETE FROM staged_{dataset} WHERE submission_id IN (SELECT id FROM _ids)"
             )
         con.unregister("_ids")
+    if broken:
+        # A refusal is a decision like any other: it goes in submissions and the audit log.
+        _record_verdicts(con, broken, [v for v in verdicts if v.status == "refused"], actor)
     con.execute("COMMIT")
     done = len(verdicts)
     staged_episodes: list[str] = []

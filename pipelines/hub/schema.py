@@ -70,7 +70,20 @@ def _version_1(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-MIGRATIONS = [_version_1]
+def _version_2(con: duckdb.DuckDBPyConnection) -> None:
+    from pipelines.hub.ledger import LEDGER_DDL
+    from pipelines.privacy.plan import default_plan
+
+    con.execute(LEDGER_DDL)
+    dims = ", ".join(f'"{d}" VARCHAR' for d in default_plan().published_dimensions)
+    con.execute(
+        "CREATE TABLE release_cells (release_id VARCHAR NOT NULL, part_id VARCHAR NOT NULL, "
+        f"measure VARCHAR NOT NULL, ngo_id VARCHAR, {dims}, raw_value BIGINT NOT NULL, "
+        "noise_scale DOUBLE NOT NULL, rho DOUBLE NOT NULL)"
+    )
+
+
+MIGRATIONS = [_version_1, _version_2]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 
 

@@ -120,7 +120,9 @@ def hand_over(
             "columns": table.column_names,
             "dropped_columns": list(dropped_columns),
             "submitted_on": submitted_on.isoformat(),
-            "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # Microseconds: the hub makes the latest submission current, and a correction can
+            # follow its original within the same second.
+            "submitted_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "tool": f"outcome-hub {__version__}",
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -26,7 +26,7 @@ from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.names import check_dataset, check_ngo_id
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
-from pipelines.validation.extract import Extract, ExtractError, read_extract
+from pipelines.validation.extract import MAX_FILE_BYTES, Extract, ExtractError, read_extract
 from pipelines.validation.identifiers import find_direct_identifiers
 from pipelines.validation.prepare import Context, contract_view, prepare
 from pipelines.validation.report import Report, write_report
@@ -152,7 +152,9 @@ def submit(
     ngo_dir = private_dir(home.ngo_dir(ngo_id))
 
     step("reading the file")
-    source_sha = file_sha256(path) if path.is_file() else ""
+    # A file over the size limit is refused by read_extract without being read; never hash it.
+    readable = path.is_file() and path.stat().st_size <= MAX_FILE_BYTES
+    source_sha = file_sha256(path) if readable else ""
     previous = (
         _previous_acceptance(home, ngo_id, source_sha, period, dataset) if source_sha else None
     )

@@ -140,6 +140,21 @@ def _check_headers(raw: list[str]) -> tuple[list[str], dict[str, str]]:
     return names, seen
 
 
+def _head_text(path: Path, head: bytes) -> str:
+    """The first block as text; bytes that are not UTF-8 are refused before any sniffing,
+    so that binary content is never misread as a CSV with an odd delimiter."""
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(head):
+            return head[: exc.start].decode("utf-8")  # a character cut by the end of the block
+        raise ExtractError(
+            "file.encoding",
+            f"{path.name} is not UTF-8 text.",
+            "Save it as 'CSV UTF-8 (comma delimited)'.",
+        ) from None
+
+
 def _read_csv(path: Path, head: bytes) -> Extract:
     if b"\x00" in head:
         raise ExtractError(
@@ -147,7 +162,7 @@ def _read_csv(path: Path, head: bytes) -> Extract:
             f"{path.name} is a binary file, not CSV text.",
             "Export the extract as CSV UTF-8, XLSX or Parquet.",
         )
-    text_head = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    text_head = _head_text(path, head).lstrip("\ufeff")
     first_line = text_head.splitlines()[0] if text_head.splitlines() else ""
     header = next(csv.reader(io.StringIO(first_line)), [])
     if len(header) <= 1:

@@ -1,0 +1,168 @@
+"""Contribution bounding and exact aggregation, in SQL over the vault's current rows.
+
+This is where the promises of ``pipelines.privacy.statistics`` are kept:
+
+- a client who withheld consent on any episode is left out of everything;
+- a client keeps at most ``episodes_per_client`` episodes, chosen in the
+  order of a hash of their (already pseudonymised, so random) episode ids --
+  never by key order, which would favour whichever programme sorts first;
+- sessions are clipped to ``[0, sessions_per_episode]`` per episode;
+- assessments count only on kept episodes; a score pair needs both scores
+  (a missing later score is never imputed); per client and outcome domain
+  one pair counts, the latest; per client one satisfaction score counts,
+  the latest.
+
+Aggregates are computed over the full public key set of each breakdown (the
+contracts' enums), so empty cells are real zeros and no budget is spent
+discovering which keys exist.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipelines.privacy.plan import CHANGE, Measure, ReleasePlan, key_frame
+from pipelines.standard.contract import load_contract
+
+BOUNDED_TABLES = ("b_episodes", "b_assessments", "b_pairs", "b_changes", "b_satisfaction")
+
+
+def bound(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str) -> None:
+    """Create the bounded temp tables for ``period`` from ``current_episodes``/``current_assessments``."""
+    e, s = plan.episodes_per_client, plan.sessions_per_episode
+    lo, hi = plan.score_range
+    span = hi - lo
+    domains = load_contract("assessments").column("domain").enum
+    con.register(
+        "_domain_category",
+        pd.DataFrame(
+            {"domain": [d.value for d in domains], "category": [d.category or "" for d in domains]}
+        ),
+    )
+    con.register("_change_categories", pd.DataFrame({"category": list(plan.change_categories)}))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE b_episodes AS
+        WITH period_rows AS (SELECT * FROM current_episodes WHERE period = $period),
+        withheld AS (
+            SELECT DISTINCT ngo_id, client_id FROM period_rows WHERE consent_aggregate = FALSE
+        ),
+        ranked AS (
+            SELECT p.*, row_number() OVER (
+                PARTITION BY p.ngo_id, p.client_id ORDER BY md5(p.episode_id), p.episode_id) AS kept_rank
+            FROM period_rows p ANTI JOIN withheld w USING (ngo_id, client_id)
+        )
+        SELECT ngo_id, client_id, episode_id, programme, region, age_band, gender, ethnicity,
+               referral_source, start_date, end_date, exit_reason,
+               least(greatest(coalesce(sessions, 0), 0), {s}) AS sessions
+        FROM ranked WHERE kept_rank <= {e}
+        """,
+        {"period": period},
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE b_assessments AS
+        SELECT a.ngo_id, a.client_id, a.episode_id, a.domain, a.pre_score, a.post_score,
+               k.programme, k.region, k.start_date, coalesce(c.category, '') AS category
+        FROM current_assessments a
+        JOIN b_episodes k USING (ngo_id, client_id, episode_id)
+        LEFT JOIN _domain_category c USING (domain)
+        WHERE a.period = $period
+        QUALIFY row_number() OVER (PARTITION BY a.ngo_id, a.episode_id, a.domain
+                                   ORDER BY a.source_row, a.submission_id) = 1
+        """,
+        {"period": period},
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE b_pairs AS
+        SELECT ngo_id, client_id, episode_id, domain, programme, region, start_date,
+               least(greatest(post_score - pre_score, {-span}), {span}) AS change
+        FROM b_assessments
+        WHERE category IN (SELECT category FROM _change_categories)
+          AND pre_score IS NOT NULL AND post_score IS NOT NULL
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE b_changes AS
+        SELECT ngo_id, client_id, domain, programme, region, change FROM b_pairs
+        QUALIFY row_number() OVER (PARTITION BY ngo_id, client_id, domain
+                                   ORDER BY start_date DESC, md5(episode_id), episode_id) = 1
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE b_satisfaction AS
+        SELECT ngo_id, client_id, programme, region, coalesce(post_score, pre_score) AS score
+        FROM b_assessments WHERE domain = $domain AND coalesce(post_score, pre_score) IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY ngo_id, client_id
+                                   ORDER BY start_date DESC, md5(episode_id), episode_id) = 1
+        """,
+        {"domain": plan.satisfaction_domain},
+    )
+    con.unregister("_domain_category")
+    con.unregister("_change_categories")
+
+
+def _aggregate_sql(measure: Measure, plan: ReleasePlan, group: list[str]) -> str:
+    cols = ", ".join(f'"{g}"' for g in group)
+    select = f"{cols}, " if cols else ""
+    group_by = f"GROUP BY {cols}" if cols else ""
+    name = measure.statistic.name
+    clients = "count(DISTINCT (ngo_id, client_id))"
+    if name == "distinct_clients":
+        where = (
+            "WHERE end_date IS NOT NULL AND exit_reason IS NOT NULL"
+            if measure.where == "exited"
+            else ""
+        )
+        return f"SELECT {select}{clients} AS value FROM b_episodes {where} {group_by}"
+    if name == "sessions":
+        return f"SELECT {select}sum(sessions) AS value FROM b_episodes {group_by}"
+    if name == "satisfaction_respondents":
+        return f"SELECT {select}count(*) AS value FROM b_satisfaction {group_by}"
+    if name == "satisfied_clients":
+        t = int(plan.satisfied_at_or_above)
+        return f"SELECT {select}count(*) FILTER (WHERE score >= {t}) AS value FROM b_satisfaction {group_by}"
+    if name == "paired_clients":
+        return f"SELECT {select}{clients} AS value FROM b_pairs {group_by}"
+    if name == "improved_any_clients":
+        return f"SELECT {select}{clients} AS value FROM b_changes WHERE change > 0 {group_by}"
+    if name == "change_pairs":
+        return f"SELECT {select}count(*) AS value FROM b_changes {group_by}"
+    if name == "change_total":
+        return f"SELECT {select}sum(change) AS value FROM b_changes {group_by}"
+    if name == "improved_clients":
+        return (
+            f"SELECT {select}count(*) FILTER (WHERE change > 0) AS value FROM b_changes {group_by}"
+        )
+    if name == "change_distribution":
+        return (
+            f"SELECT {select}count(*) AS value FROM "
+            f"(SELECT *, CAST(change AS VARCHAR) AS {CHANGE} FROM b_changes) {group_by}"
+        )
+    raise ValueError(f"no aggregation for statistic {name!r}")
+
+
+def exact_cells(
+    con: duckdb.DuckDBPyConnection,
+    plan: ReleasePlan,
+    measure: Measure,
+    ngos: list[str] | None = None,
+) -> pd.DataFrame:
+    """The measure's exact value in every cell (zeros included), per NGO when ``ngos`` is given.
+
+    Requires :func:`bound` to have run on this connection.
+    """
+    group = (["ngo_id"] if ngos is not None else []) + list(measure.by)
+    aggregated = con.execute(_aggregate_sql(measure, plan, group)).df()
+    keys = key_frame(plan, measure, ngos)
+    if not group:
+        value = int(aggregated["value"].fillna(0).iloc[0]) if len(aggregated) else 0
+        return keys.assign(value=value)
+    aggregated[group] = aggregated[group].astype("str")
+    cells = keys.merge(aggregated, on=group, how="left")
+    cells["value"] = cells["value"].fillna(0).astype("int64")
+    return cells

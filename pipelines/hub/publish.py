@@ -1,0 +1,220 @@
+"""Publish: rebuild the published zone from the ledger's stored releases.
+
+Publication is post-processing of stored noisy cells, so it spends nothing
+and gives the same cells every time (governance decisions aside: a cell of a
+Māori-data value shows only while approval is in force). It is rebuilt whole
+in one transaction; if a crash stops it, the next run rebuilds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from pipelines import __version__
+from pipelines.home import Home
+from pipelines.hub.ledger import approvals_in_force, budgets
+from pipelines.hub.release import _crashpoint
+from pipelines.privacy.mechanisms import epsilon_at
+from pipelines.privacy.plan import ReleasePlan, parse_plan
+from pipelines.privacy.planner import accuracy_curves
+from pipelines.privacy.postprocess import CELL_COLUMNS, publish_cells
+from pipelines.published.export import write_exports
+from pipelines.published.store import write_published
+
+
+@dataclass(frozen=True)
+class Publication:
+    releases: int
+    cells: int
+    path: Path
+
+
+def _release_cells(con: duckdb.DuckDBPyConnection, release: dict[str, object]) -> pd.DataFrame:
+    rid = str(release["release_id"])
+    plan = parse_plan(yaml.safe_load(str(release["plan_text"])))
+    raw = con.execute("SELECT * FROM release_cells WHERE release_id = ?", [rid]).df()
+    parts = con.execute(
+        "SELECT measure, scope, ngo_id FROM release_parts WHERE release_id = ?", [rid]
+    ).df()
+    ngos: dict[str, list[str] | None] = {}
+    for measure, group in parts.groupby("measure"):
+        scope = group["scope"].iloc[0]
+        ngos[str(measure)] = (
+            None if scope == "pooled" else sorted(group["ngo_id"].dropna().unique().tolist())
+        )
+    approved = approvals_in_force(con, str(release["period"]))
+    cells = publish_cells(raw, plan, ngos, approved)
+    cells.insert(0, "release_id", rid)
+    cells.insert(1, "period", release["period"])
+    cells.insert(2, "is_current", release["status"] == "current")
+    return cells
+
+
+def _budgets(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.DataFrame:
+    rows = []
+    pairs = con.execute(
+        "SELECT DISTINCT period, ngo_id FROM submissions WHERE status IN ('accepted', 'superseded') "
+        "UNION SELECT DISTINCT period, ngo_id FROM spends ORDER BY 1, 2"
+    ).fetchall()
+    spent = {
+        (p, n): r
+        for p, n, r in con.execute(
+            "SELECT period, ngo_id, sum(rho) FROM spends GROUP BY 1, 2"
+        ).fetchall()
+    }
+    by_period: dict[str, list[str]] = {}
+    for period, ngo in pairs:
+        by_period.setdefault(period, []).append(ngo)
+    for period, ngos in by_period.items():
+        for ngo, budget in budgets(con, plan, period, ngos).items():
+            used = float(spent.get((period, ngo), 0.0))
+            rows.append(
+                {
+                    "period": period,
+                    "ngo_id": ngo,
+                    "budget_rho": budget,
+                    "spent_rho": used,
+                    "left_rho": max(budget - used, 0.0),
+                    "budget_epsilon": epsilon_at(budget, plan.delta),
+                    "spent_epsilon": epsilon_at(used, plan.delta),
+                    "delta": plan.delta,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "period",
+            "ngo_id",
+            "budget_rho",
+            "spent_rho",
+            "left_rho",
+            "budget_epsilon",
+            "spent_epsilon",
+            "delta",
+        ],
+    )
+
+
+def _measures(plan: ReleasePlan) -> pd.DataFrame:
+    rows: list[dict[str, object]] = [
+        {
+            "measure": m.id,
+            "title": m.title,
+            "question": m.question,
+            "kind": "sum" if m.statistic.kind == "sum" else "count",
+            "scope": m.scope,
+            "dimensions": ",".join(m.by),
+            "target": None,
+            "description": m.statistic.description,
+        }
+        for m in plan.measures
+    ]
+    for d in plan.derived:
+        base = plan.base_of(d.inputs[0])
+        rows.append(
+            {
+                "measure": d.id,
+                "title": d.title,
+                "question": d.question,
+                "kind": "ratio" if d.kind == "ratio" else "sum",
+                "scope": base.scope,
+                "dimensions": ",".join(
+                    plan.dimensions_of(d.inputs[0])
+                    if d.kind == "ratio"
+                    else plan.dimensions_of(d.id)
+                ),
+                "target": d.target,
+                "description": (
+                    f"{d.inputs[0]} divided by {d.inputs[1]}"
+                    if d.kind == "ratio"
+                    else f"{d.inputs[0]} summed over {d.over}"
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Publication:
+    """Rebuild ``published.duckdb`` and the exports from the ledger; return what was published."""
+    releases = con.execute(
+        "SELECT release_id, period, version, status, superseded_by, created_at AS released_at, plan_version, "
+        "plan_digest, plan_text FROM releases ORDER BY period, version"
+    ).df()
+    cell_frames = [_release_cells(con, r) for r in releases.to_dict("records")]
+    cells = (
+        pd.concat(cell_frames, ignore_index=True)
+        if cell_frames
+        else pd.DataFrame(
+            columns=[
+                "release_id",
+                "period",
+                "is_current",
+                "measure",
+                "title",
+                "question",
+                "kind",
+                "scope",
+                "ngo_id",
+                *plan.published_dimensions,
+                *CELL_COLUMNS,
+            ]
+        )
+    )
+    spends = con.execute(
+        "SELECT release_id, period, ngo_id, sum(rho) AS rho FROM spends GROUP BY 1, 2, 3 ORDER BY 1, 3"
+    ).df()
+    summary = (
+        spends.groupby("release_id")
+        .agg(
+            ngos_charged=("ngo_id", "nunique"),
+            rho_max_per_ngo=("rho", "max"),
+            rho_total=("rho", "sum"),
+        )
+        .reset_index()
+    )
+    releases = releases.drop(columns=["plan_text"]).merge(summary, on="release_id", how="left")
+    counts = con.execute(
+        "SELECT period, dataset, count(*) FILTER (WHERE status = 'accepted') AS accepted, "
+        "count(*) FILTER (WHERE status = 'superseded') AS superseded, "
+        "count(*) FILTER (WHERE status = 'refused') AS refused FROM submissions GROUP BY 1, 2 ORDER BY 1, 2"
+    ).df()
+    approvals = con.execute(
+        "SELECT period, dimension, value, action = 'approve' AS in_force, decided_at FROM approvals "
+        "QUALIFY row_number() OVER (PARTITION BY period, dimension, value ORDER BY seq DESC) = 1"
+    ).df()
+    publication = pd.DataFrame(
+        [
+            {
+                "published_at": datetime.now(UTC),
+                "hub_version": __version__,
+                "plan_version": plan.version,
+                "plan_digest": plan.digest,
+                "delta": plan.delta,
+                "default_rho": plan.default_rho,
+            }
+        ]
+    )
+    tables = {
+        "publication": publication,
+        "releases": releases,
+        "cells": cells,
+        "spends": spends,
+        "budgets": _budgets(con, plan),
+        "measures": _measures(plan),
+        "plan_accuracy": accuracy_curves(plan),
+        "submission_counts": counts,
+        "approvals": approvals,
+    }
+    _crashpoint("before-publish")
+    write_published(home.published_db, tables)
+    _crashpoint("after-publish")
+    write_exports(home.published_db, home.exports)
+    return Publication(
+        len(releases), int(cells["is_current"].sum()) if len(cells) else 0, home.published_db
+    )

@@ -1,0 +1,460 @@
+"""Releases: computed once, paid for once, never lost to a crash.
+
+A release of a period is a set of *parts*; each part is one noisy vector (a
+base measure's cells, for the pool or for one NGO, and for one governance
+component) with its own calibration and its own ledger rows. The order of
+work makes the guarantees:
+
+1. the budget check runs before any mechanism: a release that would exceed
+   any NGO's budget is refused whole, saying what is left and what was asked;
+2. the whole plan is dry-run on empty tables of the vault's schema, so a
+   fault in bounding, aggregation, noise or post-processing shows before real
+   data is touched;
+3. exact aggregates are computed, noise is drawn (OpenDP), and the release,
+   its parts, its cells, the ledger's spends and the audit entry are written
+   in one transaction. Until it commits, nothing is spent and nothing exists;
+   a crash before it leaves no trace; a crash after it leaves a complete
+   release that the next run publishes.
+
+Running again returns the stored release and spends nothing. A changed plan
+needs ``supersede``, which spends again, and the ledger shows both.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.hub import audit
+from pipelines.hub.bounding import bound, exact_cells
+from pipelines.hub.ledger import TOLERANCE, approvals_in_force, balances, budgets
+from pipelines.hub.schema import row_columns
+from pipelines.privacy.mechanisms import Calibration, add_noise, calibrate
+from pipelines.privacy.plan import Measure, ReleasePlan
+from pipelines.privacy.postprocess import publish_cells
+from pipelines.standard.contract import load_contracts
+
+
+class ReleaseError(Exception):
+    """A release that cannot go ahead; nothing was spent. The message says why and what to do."""
+
+
+class NothingToRelease(ReleaseError):
+    """The period has no accepted submissions."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One noisy vector of a release and who pays for it."""
+
+    part_id: str
+    measure: Measure
+    component: str
+    ngo_id: str | None
+    charged: tuple[str, ...]
+    calibration: Calibration
+    cells: int
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    release_id: str
+    period: str
+    status: str  # "new", "addendum" or "stored"
+    charged: Mapping[str, float] = field(default_factory=dict)
+    parts: int = 0
+    pending_approval: tuple[str, ...] = ()
+
+
+def _crashpoint(name: str) -> None:
+    """Test seam: ``OUTCOMES_CRASH_AT=<name>`` kills the process here, as a power cut would."""
+    if os.environ.get("OUTCOMES_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def contributing_ngos(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, list[str]]:
+    """NGOs with a current accepted submission of each dataset for the period."""
+    rows = con.execute(
+        "SELECT dataset, ngo_id FROM submissions WHERE status = 'accepted' AND period = ? "
+        "ORDER BY dataset, ngo_id",
+        [period],
+    ).fetchall()
+    found: dict[str, list[str]] = {"episodes": [], "assessments": []}
+    for dataset, ngo in rows:
+        found[dataset].append(ngo)
+    # Assessments count only on accepted episodes: an NGO without them contributes nothing there.
+    found["assessments"] = [n for n in found["assessments"] if n in set(found["episodes"])]
+    return found
+
+
+def current_release(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, object] | None:
+    row = con.execute(
+        "SELECT release_id, version, plan_digest, created_at FROM releases "
+        "WHERE period = ? AND status = 'current'",
+        [period],
+    ).fetchone()
+    if not row:
+        return None
+    return {"release_id": row[0], "version": row[1], "plan_digest": row[2], "created_at": row[3]}
+
+
+def plan_parts(
+    plan: ReleasePlan,
+    contributing: Mapping[str, list[str]],
+    budget: Mapping[str, float],
+    approved: frozenset[tuple[str, str]],
+    done: frozenset[str] = frozenset(),
+) -> tuple[list[Part], list[str]]:
+    """The parts to compute now, and the governed parts still waiting for approval."""
+    parts: list[Part] = []
+    pending: list[str] = []
+    for measure in plan.measures:
+        ngos = contributing.get(measure.statistic.dataset, [])
+        if not ngos:
+            continue
+        sensitivity = plan.sensitivity(measure)
+        for component in plan.components(measure):
+            if component.startswith("governed:"):
+                dim, value = component.removeprefix("governed:").split("=", 1)
+                if (dim, value) not in approved:
+                    pending.append(f"{measure.id}:{component}")
+                    continue
+            share = plan.share(measure)
+            if measure.scope == "pooled":
+                part_id = f"{measure.id}:{component}:pooled"
+                if part_id not in done:
+                    rho = share * min(budget[n] for n in ngos)
+                    parts.append(
+                        Part(
+                            part_id,
+                            measure,
+                            component,
+                            None,
+                            tuple(ngos),
+                            calibrate(sensitivity.l2, rho),
+                            plan.cells(measure),
+                        )
+                    )
+                continue
+            for ngo in ngos:
+                part_id = f"{measure.id}:{component}:{ngo}"
+                if part_id not in done:
+                    parts.append(
+                        Part(
+                            part_id,
+                            measure,
+                            component,
+                            ngo,
+                            (ngo,),
+                            calibrate(sensitivity.l2, share * budget[ngo]),
+                            plan.cells(measure),
+                        )
+                    )
+    return parts, pending
+
+
+def charges(parts: list[Part]) -> dict[str, float]:
+    total: dict[str, float] = defaultdict(float)
+    for part in parts:
+        for ngo in part.charged:
+            total[ngo] += part.calibration.rho
+    return dict(total)
+
+
+def check_budget(
+    con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str, parts: list[Part]
+) -> None:
+    """Refuse, before any mechanism runs, a release that would take any NGO over its budget."""
+    asked = charges(parts)
+    short = [
+        b
+        for b in balances(con, plan, period, asked)
+        if b.spent + asked[b.ngo_id] > b.budget * (1 + TOLERANCE)
+    ]
+    if not short:
+        return
+    lines = [
+        f"  {b.ngo_id}: budget rho {b.budget:.4g}, already spent {b.spent:.4g}, left {b.left:.4g}, "
+        f"this release asks {asked[b.ngo_id]:.4g}"
+        for b in short[:10]
+    ]
+    more = f"\n  … and {len(short) - 10} more" if len(short) > 10 else ""
+    raise ReleaseError(
+        f"The release of {period} is refused and nothing was spent: {len(short)} NGO(s) lack the budget.\n"
+        + "\n".join(lines)
+        + more
+        + f"\nRaise their budgets with `outcomes budget set --ngo ID --period {period} --rho R` "
+        "(or --default), or lower the plan's weights."
+    )
+
+
+def _component_mask(
+    frame: pd.DataFrame, plan: ReleasePlan, measure: Measure, component: str
+) -> pd.Series:
+    if component == "all":
+        return pd.Series(True, index=frame.index)
+    if component == "open":
+        mask = pd.Series(True, index=frame.index)
+        for dim in plan.governed_dimensions(measure):
+            mask &= ~frame[dim].isin(plan.governed[dim])
+        return mask
+    dim, value = component.removeprefix("governed:").split("=", 1)
+    return frame[dim] == value
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection,
+    plan: ReleasePlan,
+    period: str,
+    parts: list[Part],
+    contributing: Mapping[str, list[str]],
+) -> pd.DataFrame:
+    """Bound, aggregate exactly and add noise: the noisy cells of every part (held in memory only)."""
+    bound(con, plan, period)
+    vectors: dict[str, pd.DataFrame] = {}
+    by_measure: dict[str, list[Part]] = defaultdict(list)
+    for part in parts:
+        by_measure[part.measure.id].append(part)
+    for measure_parts in by_measure.values():
+        measure = measure_parts[0].measure
+        ngos = contributing[measure.statistic.dataset] if measure.scope == "ngo" else None
+        exact = exact_cells(con, plan, measure, ngos)
+        if ngos is None:
+            exact.insert(0, "ngo_id", None)
+        groups = (
+            dict(tuple(exact.groupby("ngo_id", sort=False))) if ngos is not None else {None: exact}
+        )
+        for part in measure_parts:
+            rows = groups[part.ngo_id]
+            vectors[part.part_id] = rows[_component_mask(rows, plan, measure, part.component)]
+    # Parts with the same scale are noised in one OpenDP call: identical independent noise per cell.
+    by_scale: dict[float, list[Part]] = defaultdict(list)
+    for part in parts:
+        by_scale[part.calibration.scale].append(part)
+    noisy_frames = []
+    for scale, scale_parts in by_scale.items():
+        values = np.concatenate([vectors[p.part_id]["value"].to_numpy() for p in scale_parts])
+        noisy = np.asarray(add_noise(values.tolist(), scale), dtype=np.int64)
+        offset = 0
+        for part in scale_parts:
+            frame = vectors[part.part_id]
+            n = len(frame)
+            noisy_frames.append(
+                frame.drop(columns=["value"]).assign(
+                    raw_value=noisy[offset : offset + n],
+                    noise_scale=scale,
+                    rho=part.calibration.rho,
+                    measure=part.measure.id,
+                    part_id=part.part_id,
+                )
+            )
+            offset += n
+    cells = pd.concat(noisy_frames, ignore_index=True) if noisy_frames else pd.DataFrame()
+    for dim in plan.published_dimensions:
+        if dim not in cells.columns:
+            cells[dim] = None
+    return cells
+
+
+def dry_run(
+    plan: ReleasePlan, period: str, parts: list[Part], contributing: Mapping[str, list[str]]
+) -> None:
+    """Run the whole plan on empty tables of the vault's schema; raise :class:`ReleaseError` on any fault."""
+    try:
+        with duckdb.connect(":memory:") as empty:
+            for dataset, contract in load_contracts().items():
+                columns = ", ".join(f'"{n}" {t}' for n, t in row_columns(contract))
+                empty.execute(f"CREATE TABLE current_{dataset} ({columns})")
+            cells = compute(empty, plan, period, parts, contributing)
+            publish_cells(cells, plan, ngos_by_measure(parts, contributing), frozenset())
+    except Exception as exc:
+        raise ReleaseError(
+            f"The release of {period} stopped in its dry run on empty data, before touching the vault; "
+            f"nothing was spent. Fault: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def ngos_by_measure(
+    parts: list[Part], contributing: Mapping[str, list[str]]
+) -> dict[str, list[str] | None]:
+    found: dict[str, list[str] | None] = {}
+    for part in parts:
+        m = part.measure
+        found[m.id] = contributing[m.statistic.dataset] if m.scope == "ngo" else None
+    return found
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("_rows", frame)
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _rows")
+    con.unregister("_rows")
+
+
+def _commit(
+    con: duckdb.DuckDBPyConnection,
+    plan: ReleasePlan,
+    *,
+    period: str,
+    release_id: str,
+    status: str,
+    parts: list[Part],
+    cells: pd.DataFrame,
+    actor: str,
+    plan_text: str,
+    version: int,
+    previous: str | None,
+) -> None:
+    now = datetime.now(UTC)
+    part_rows = pd.DataFrame(
+        [
+            {
+                "release_id": release_id,
+                "part_id": p.part_id,
+                "measure": p.measure.id,
+                "component": p.component,
+                "scope": p.measure.scope,
+                "ngo_id": p.ngo_id,
+                "rho": p.calibration.rho,
+                "l2_sensitivity": p.calibration.l2_sensitivity,
+                "noise_scale": p.calibration.scale,
+                "cells": int((cells["part_id"] == p.part_id).sum()),
+                "computed_at": now,
+            }
+            for p in parts
+        ]
+    )
+    spend_rows = pd.DataFrame(
+        [
+            {
+                "release_id": release_id,
+                "part_id": p.part_id,
+                "ngo_id": n,
+                "period": period,
+                "rho": p.calibration.rho,
+                "spent_at": now,
+            }
+            for p in parts
+            for n in p.charged
+        ]
+    )
+    dims = list(plan.published_dimensions)
+    cell_rows = cells[
+        ["part_id", "measure", "ngo_id", *dims, "raw_value", "noise_scale", "rho"]
+    ].assign(release_id=release_id)
+    con.execute("BEGIN")
+    if status == "new":
+        if previous:
+            con.execute(
+                "UPDATE releases SET status = 'superseded', superseded_by = ? WHERE release_id = ?",
+                [release_id, previous],
+            )
+        con.execute(
+            "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'current', NULL, NULL)",
+            [release_id, period, version, plan.version, plan.digest, plan_text, now, actor],
+        )
+        con.execute(
+            "INSERT INTO release_inputs SELECT ?, submission_id FROM submissions "
+            "WHERE period = ? AND status = 'accepted'",
+            [release_id, period],
+        )
+    _insert(con, "release_parts", part_rows)
+    _insert(con, "spends", spend_rows)
+    _insert(con, "release_cells", cell_rows)
+    asked = charges(parts)
+    audit.record(
+        con,
+        [
+            audit.Event(
+                actor,
+                "release" if status == "new" else "release_addendum",
+                release_id,
+                {
+                    "period": period,
+                    "plan_digest": plan.digest,
+                    "parts": len(parts),
+                    "ngos_charged": len(asked),
+                    "max_rho_charged": round(max(asked.values(), default=0.0), 12),
+                    "supersedes": previous,
+                },
+            )
+        ],
+    )
+    con.execute("COMMIT")
+
+
+def release_period(
+    con: duckdb.DuckDBPyConnection,
+    plan: ReleasePlan,
+    plan_text: str,
+    period: str,
+    *,
+    supersede: bool = False,
+    actor: str = "hub release",
+) -> ReleaseOutcome:
+    """Release ``period`` (or return the stored release), spending each NGO's budget at most once."""
+    contributing = contributing_ngos(con, period)
+    if not contributing["episodes"]:
+        raise NothingToRelease(f"Nothing to release for {period}: no accepted submissions.")
+    approved = approvals_in_force(con, period)
+    all_ngos = sorted(set(contributing["episodes"]) | set(contributing["assessments"]))
+    budget = budgets(con, plan, period, all_ngos)
+    current = current_release(con, period)
+    previous: str | None = None
+    if current and not supersede:
+        if current["plan_digest"] != plan.digest:
+            raise ReleaseError(
+                f"{period} was released as {current['release_id']} with another version of the release plan. "
+                "To release it again with the current plan, which spends budget again, "
+                "run: outcomes release --period " + period + " --supersede"
+            )
+        release_id = str(current["release_id"])
+        done = frozenset(
+            p
+            for (p,) in con.execute(
+                "SELECT part_id FROM release_parts WHERE release_id = ?", [release_id]
+            ).fetchall()
+        )
+        parts, pending = plan_parts(plan, contributing, budget, approved, done)
+        parts = [p for p in parts if p.component.startswith("governed:")]
+        if not parts:
+            return ReleaseOutcome(release_id, period, "stored", pending_approval=tuple(pending))
+        status, version = "addendum", int(str(current["version"]))
+    else:
+        row = con.execute(
+            "SELECT coalesce(max(version), 0) FROM releases WHERE period = ?", [period]
+        ).fetchone()
+        version = int(row[0] if row else 0) + 1
+        release_id = f"{period}-r{version}"
+        previous = str(current["release_id"]) if current else None
+        parts, pending = plan_parts(plan, contributing, budget, approved)
+        status = "new"
+    check_budget(con, plan, period, parts)
+    dry_run(plan, period, parts, contributing)
+    cells = compute(con, plan, period, parts, contributing)
+    _crashpoint("after-noise")
+    _commit(
+        con,
+        plan,
+        period=period,
+        release_id=release_id,
+        status=status,
+        parts=parts,
+        cells=cells,
+        actor=actor,
+        plan_text=plan_text,
+        version=version,
+        previous=previous,
+    )
+    _crashpoint("after-commit")
+    return ReleaseOutcome(release_id, period, status, charges(parts), len(parts), tuple(pending))

@@ -1,0 +1,448 @@
+"""The release plan (``contracts/release_plan.v1.yaml``) as a validated, frozen object.
+
+A plan that names an unknown column, a breakdown with no public key set, a
+statistic the hub does not know or an impossible weight is refused here,
+before anything touches data, with the measure and the problem named.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pipelines.privacy.statistics import STATISTICS, Limits, Sensitivity, Statistic
+from pipelines.standard.contract import CONTRACTS_DIR, Contract, load_contracts
+
+PLAN_FILE = CONTRACTS_DIR / "release_plan.v1.yaml"
+QUESTIONS = {
+    "how_much": "How much did we do?",
+    "how_well": "How well did we do it?",
+    "better_off": "Is anyone better off?",
+}
+SCOPES = ("pooled", "ngo")
+CHANGE = "change"
+
+
+class PlanError(ValueError):
+    """The release plan is not valid; the message names the measure and the problem."""
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """When a cell is flagged ``low`` or ``withheld``: 95% half-width relative to the value or range."""
+
+    low_above: float
+    withhold_above: float
+
+    def __post_init__(self) -> None:
+        if not (0 < self.low_above <= self.withhold_above):
+            raise PlanError(
+                f"reliability thresholds must satisfy 0 < low_above <= withhold_above, "
+                f"got {self.low_above} and {self.withhold_above}"
+            )
+
+    def flag(self, relative_halfwidth: float) -> str:
+        if not math.isfinite(relative_halfwidth) or relative_halfwidth > self.withhold_above:
+            return "withheld"
+        return "low" if relative_halfwidth > self.low_above else "ok"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A base measure: noisy cells that spend budget."""
+
+    id: str
+    question: str
+    title: str
+    statistic: Statistic
+    scope: str
+    by: tuple[str, ...]
+    weight: float
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A measure computed from released cells only: a ratio of two, or a sum over one dimension."""
+
+    id: str
+    question: str
+    title: str
+    kind: str  # "ratio" or "rollup"
+    inputs: tuple[str, ...]
+    over: str | None = None
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What a release of one period contains and how each NGO's budget is split."""
+
+    version: str
+    digest: str
+    delta: float
+    default_rho: float
+    max_rho: float
+    episodes_per_client: int
+    sessions_per_episode: int
+    change_categories: tuple[str, ...]
+    satisfaction_domain: str
+    satisfied_at_or_above: int
+    counts_reliability: Reliability
+    ratios_reliability: Reliability
+    window_days: int
+    published_dimensions: tuple[str, ...]
+    measures: tuple[Measure, ...]
+    derived: tuple[Derived, ...]
+    key_sets: Mapping[str, tuple[str, ...]]
+    governed: Mapping[str, tuple[str, ...]]
+    score_range: tuple[int, int]
+
+    @property
+    def limits(self) -> Limits:
+        lo, hi = self.score_range
+        return Limits(
+            self.episodes_per_client,
+            self.sessions_per_episode,
+            len(self.key_sets["domain"]),
+            hi - lo,
+        )
+
+    def measure(self, measure_id: str) -> Measure:
+        for m in self.measures:
+            if m.id == measure_id:
+                return m
+        raise KeyError(f"the plan has no base measure {measure_id!r}")
+
+    def cells(self, measure: Measure) -> int:
+        return math.prod(len(self.key_sets[d]) for d in measure.by)
+
+    def sensitivity(self, measure: Measure) -> Sensitivity:
+        return measure.statistic.sensitivity(measure.by, self.cells(measure), self.limits)
+
+    def governed_dimensions(self, measure: Measure) -> tuple[str, ...]:
+        return tuple(d for d in measure.by if d in self.governed)
+
+    def components(self, measure: Measure) -> tuple[str, ...]:
+        """How a measure's cells are split for release: ``("all",)``, or ``"open"`` plus one
+        ``"governed:<dimension>=<value>"`` per Māori-data value, each released (and paid for)
+        only with the governance group's approval."""
+        governed = [
+            f"governed:{d}={v}" for d in self.governed_dimensions(measure) for v in self.governed[d]
+        ]
+        return ("open", *governed) if governed else ("all",)
+
+    @property
+    def total_weight(self) -> float:
+        """Weights of every component (each governed component counts its measure once more)."""
+        return sum(m.weight * len(self.components(m)) for m in self.measures)
+
+    def share(self, measure: Measure) -> float:
+        """The share of an NGO's period budget each component of ``measure`` spends."""
+        return measure.weight / self.total_weight
+
+    def base_of(self, name: str) -> Measure:
+        """The base measure behind a base measure's or a (chain of) rollup's id."""
+        rollups = {d.id: d for d in self.derived if d.kind == "rollup"}
+        while name in rollups:
+            name = rollups[name].inputs[0]
+        return self.measure(name)
+
+    def dimensions_of(self, name: str) -> tuple[str, ...]:
+        """The breakdown of a base, rollup or ratio measure."""
+        derived = {d.id: d for d in self.derived}
+        if name in derived:
+            d = derived[name]
+            inner = self.dimensions_of(d.inputs[0])
+            return tuple(x for x in inner if x != d.over) if d.kind == "rollup" else inner
+        return self.measure(name).by
+
+    def ratio_range(self, derived: Derived) -> tuple[float, float]:
+        """The values a ratio can take: the bounds its interval is clipped to."""
+        if derived.kind != "ratio":
+            return (0.0, math.inf)
+        stat = self.base_of(derived.inputs[0]).statistic.name
+        if stat == "change_total":
+            lo, hi = self.score_range
+            return (float(lo - hi), float(hi - lo))
+        if stat == "sessions":
+            return (0.0, float(self.episodes_per_client * self.sessions_per_episode))
+        return (0.0, 1.0)
+
+
+def _fail(where: str, problem: str) -> PlanError:
+    return PlanError(f"release plan, {where}: {problem}")
+
+
+def _key_sets(
+    contracts: Mapping[str, Contract], change_categories: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    keys: dict[str, tuple[str, ...]] = {}
+    for contract in contracts.values():
+        for dim in contract.group_by_dimensions:
+            keys[dim] = contract.key_set(dim)
+    domain = contracts["assessments"].column("domain")
+    keys["domain"] = tuple(e.value for e in domain.enum if e.category in change_categories)
+    lo, hi = contracts["assessments"].value_bounds["pre_score"]
+    span = int(hi - lo)
+    keys[CHANGE] = tuple(str(c) for c in range(-span, span + 1))
+    return keys
+
+
+def _all_columns(contracts: Mapping[str, Contract]) -> set[str]:
+    return {c for contract in contracts.values() for c in contract.column_names}
+
+
+def _check_dims(
+    where: str, by: tuple[str, ...], stat: Statistic, keys: Mapping[str, Any], columns: set[str]
+) -> None:
+    for dim in by:
+        if dim not in keys:
+            if dim in columns:
+                raise _fail(
+                    where,
+                    f"{dim!r} has no enum in the contracts, so it has no public key set; "
+                    f"group only by {', '.join(sorted(keys))}",
+                )
+            raise _fail(where, f"{dim!r} is not a column of any contract")
+        if dim not in stat.allowed:
+            raise _fail(
+                where,
+                f"statistic {stat.name} cannot be broken down by {dim!r}; "
+                f"it allows {', '.join(stat.allowed) or 'no breakdown'}",
+            )
+    missing = [d for d in stat.required if d not in by]
+    if missing:
+        raise _fail(where, f"statistic {stat.name} must be broken down by {', '.join(missing)}")
+    if len(set(by)) != len(by):
+        raise _fail(where, "a dimension is listed twice in by")
+
+
+def _measure(raw: Mapping[str, Any], keys: Mapping[str, Any], columns: set[str]) -> Measure:
+    where = f"measure {raw.get('id', '?')!r}"
+    stat_name = raw.get("statistic")
+    if stat_name not in STATISTICS:
+        raise _fail(where, f"unknown statistic {stat_name!r}; known: {', '.join(STATISTICS)}")
+    stat = STATISTICS[stat_name]
+    if raw.get("question") not in QUESTIONS:
+        raise _fail(where, f"question must be one of {', '.join(QUESTIONS)}")
+    if raw.get("scope") not in SCOPES:
+        raise _fail(where, f"scope must be pooled or ngo, got {raw.get('scope')!r}")
+    weight = raw.get("weight")
+    if (
+        not isinstance(weight, int | float)
+        or isinstance(weight, bool)
+        or not math.isfinite(weight)
+        or weight <= 0
+    ):
+        raise _fail(where, f"weight must be a positive number, got {weight!r}")
+    where_filter = raw.get("where")
+    if where_filter is not None and where_filter not in stat.wheres:
+        raise _fail(where, f"statistic {stat.name} has no filter {where_filter!r}")
+    by = tuple(raw.get("by") or ())
+    _check_dims(where, by, stat, keys, columns)
+    return Measure(
+        str(raw["id"]),
+        raw["question"],
+        str(raw.get("title", raw["id"])),
+        stat,
+        raw["scope"],
+        by,
+        float(weight),
+        where_filter,
+    )
+
+
+def _base_measure(
+    name: str, measures: Mapping[str, Measure], earlier: Mapping[str, Derived]
+) -> Measure:
+    while name not in measures:
+        name = earlier[name].inputs[0]
+    return measures[name]
+
+
+def _derived(
+    raw: Mapping[str, Any], measures: Mapping[str, Measure], earlier: Mapping[str, Derived]
+) -> Derived:
+    where = f"derived measure {raw.get('id', '?')!r}"
+    if raw.get("question") not in QUESTIONS:
+        raise _fail(where, f"question must be one of {', '.join(QUESTIONS)}")
+
+    def dims_of(name: str) -> tuple[tuple[str, ...], str]:
+        if name in measures:
+            return measures[name].by, measures[name].scope
+        if name in earlier and earlier[name].kind == "rollup":
+            dims, scope = dims_of(earlier[name].inputs[0])
+            return tuple(d for d in dims if d != earlier[name].over), scope
+        raise _fail(where, f"{name!r} is not a base measure or an earlier rollup")
+
+    if "ratio" in raw:
+        inputs = tuple(raw["ratio"])
+        if len(inputs) != 2:
+            raise _fail(where, "a ratio names exactly two measures: [numerator, denominator]")
+        (nb, ns), (db, ds) = dims_of(inputs[0]), dims_of(inputs[1])
+        if nb != db or ns != ds:
+            raise _fail(
+                where, f"{inputs[0]} and {inputs[1]} must have the same breakdown and scope"
+            )
+        target = raw.get("target")
+        return Derived(
+            str(raw["id"]),
+            raw["question"],
+            str(raw.get("title", raw["id"])),
+            "ratio",
+            inputs,
+            target=float(target) if target is not None else None,
+        )
+    if "rollup" in raw:
+        source = str(raw["rollup"])
+        dims, _scope = dims_of(source)
+        base = measures[source] if source in measures else _base_measure(source, measures, earlier)
+        over = raw.get("over")
+        if over not in dims:
+            raise _fail(where, f"over must be one of {source}'s dimensions {dims}")
+        if over not in base.statistic.rollup_over:
+            raise _fail(
+                where,
+                f"{source} ({base.statistic.name}) cannot be added up over {over!r}: "
+                "a client can be in several of its cells and would be counted more than once",
+            )
+        return Derived(
+            str(raw["id"]),
+            raw["question"],
+            str(raw.get("title", raw["id"])),
+            "rollup",
+            (source,),
+            over=over,
+        )
+    raise _fail(
+        where, "needs either ratio: [numerator, denominator] or rollup: <measure> with over:"
+    )
+
+
+def _positive(raw: Mapping[str, Any], key: str, where: str, kind: type = float) -> Any:
+    value = raw.get(key)
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise _fail(where, f"{key} must be a positive number, got {value!r}")
+    if kind is int and value != int(value):
+        raise _fail(where, f"{key} must be a whole number, got {value!r}")
+    return kind(value)
+
+
+def parse_plan(
+    doc: Mapping[str, Any], contracts: Mapping[str, Contract] | None = None
+) -> ReleasePlan:
+    contracts = contracts or load_contracts()
+    privacy = doc.get("privacy") or {}
+    bounds = doc.get("bounds") or {}
+    outcomes = doc.get("outcomes") or {}
+    reliability = doc.get("reliability") or {}
+    categories = tuple(outcomes.get("change_categories") or ())
+    domain = contracts["assessments"].column("domain")
+    known_categories = {e.category for e in domain.enum}
+    if not categories or set(categories) - known_categories:
+        raise _fail(
+            "outcomes",
+            f"change_categories must be some of {sorted(c for c in known_categories if c)}",
+        )
+    if outcomes.get("satisfaction_domain") not in domain.accepted_values:
+        raise _fail(
+            "outcomes",
+            f"satisfaction_domain {outcomes.get('satisfaction_domain')!r} is not a domain",
+        )
+    lo, hi = contracts["assessments"].value_bounds["pre_score"]
+    threshold = outcomes.get("satisfied_at_or_above")
+    if not isinstance(threshold, int) or not lo <= threshold <= hi:
+        raise _fail("outcomes", f"satisfied_at_or_above must be a score from {lo:g} to {hi:g}")
+    keys = _key_sets(contracts, categories)
+    columns = _all_columns(contracts)
+    measures = tuple(_measure(m, keys, columns) for m in doc.get("measures") or [])
+    if not measures:
+        raise _fail("measures", "the plan has no measures")
+    by_id = {m.id: m for m in measures}
+    if len(by_id) != len(measures):
+        raise _fail("measures", "two measures share an id")
+    derived: dict[str, Derived] = {}
+    for raw in doc.get("derived") or []:
+        d = _derived(raw, by_id, derived)
+        if d.id in derived or d.id in by_id:
+            raise _fail(f"derived measure {d.id!r}", "the id is already used")
+        derived[d.id] = d
+    published = tuple(doc.get("published_dimensions") or ())
+    for m in measures:
+        missing = set(m.by) - set(published)
+        if missing:
+            raise _fail(
+                f"measure {m.id!r}", f"{sorted(missing)} must be listed in published_dimensions"
+            )
+    governed = {g.dimension: g.values for c in contracts.values() for g in c.governed_dimensions}
+    default_rho = _positive(privacy, "default_rho", "privacy")
+    max_rho = _positive(privacy, "max_rho", "privacy")
+    if default_rho > max_rho:
+        raise _fail("privacy", f"default_rho {default_rho} is above max_rho {max_rho}")
+    delta = _positive(privacy, "delta", "privacy")
+    if delta >= 1:
+        raise _fail("privacy", f"delta must be below 1, got {delta}")
+    canonical = (
+        json.dumps(doc, sort_keys=True, default=str)
+        + "|"
+        + "|".join(f"{c.tag}:{c.version}" for c in contracts.values())
+    )
+    return ReleasePlan(
+        version=str(doc.get("version", "")),
+        digest=hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        delta=delta,
+        default_rho=default_rho,
+        max_rho=max_rho,
+        episodes_per_client=_positive(bounds, "episodes_per_client", "bounds", int),
+        sessions_per_episode=_positive(bounds, "sessions_per_episode", "bounds", int),
+        change_categories=categories,
+        satisfaction_domain=str(outcomes["satisfaction_domain"]),
+        satisfied_at_or_above=threshold,
+        counts_reliability=Reliability(**(reliability.get("counts") or {})),
+        ratios_reliability=Reliability(**(reliability.get("ratios") or {})),
+        window_days=_positive(doc, "submission_window_days", "submission_window_days", int),
+        published_dimensions=published,
+        measures=measures,
+        derived=tuple(derived.values()),
+        key_sets=keys,
+        governed=governed,
+        score_range=(int(lo), int(hi)),
+    )
+
+
+def key_frame(plan: ReleasePlan, measure: Measure, ngos: list[str] | None = None) -> pd.DataFrame:
+    """Every cell of a measure, in a fixed order: the cross product of its public key sets
+    (and of the NGOs, for a per-NGO measure)."""
+    dims = list(measure.by)
+    sets = [plan.key_sets[d] for d in dims]
+    if ngos is not None:
+        dims, sets = ["ngo_id", *dims], [tuple(ngos), *sets]
+    if not dims:
+        return pd.DataFrame(index=[0])
+    return pd.DataFrame(list(itertools.product(*sets)), columns=dims, dtype="str")
+
+
+def load_plan(path: Path = PLAN_FILE) -> ReleasePlan:
+    with path.open(encoding="utf-8") as fh:
+        return parse_plan(yaml.safe_load(fh))
+
+
+@functools.cache
+def default_plan() -> ReleasePlan:
+    return load_plan()

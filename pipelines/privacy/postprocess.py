@@ -1,0 +1,285 @@
+"""From stored noisy cells to published cells: values, 95% intervals, reliability, reasons.
+
+Everything here is post-processing of differentially private outputs, so it
+spends nothing and can be re-run at will: publishing the same release twice
+gives the same cells. Governance is applied here too, at publication time: a
+cell of a Māori-data value is shown only while the governance group's
+approval is in force; otherwise it is withheld with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from pipelines.privacy.intervals import Estimate, Noisy, fieller, relative_halfwidth
+from pipelines.privacy.mechanisms import Z_95, halfwidth_95
+from pipelines.privacy.plan import Derived, Measure, ReleasePlan, key_frame
+
+AWAITING_APPROVAL = "awaiting approval from the Māori data governance group"
+TOO_NOISY = "too uncertain to publish: the 95% interval is wider than the reliability limit"
+NO_DENOMINATOR = "too uncertain to publish: the number it is a share of may be zero"
+
+CELL_COLUMNS = ("value", "ci95_low", "ci95_high", "reliability", "withheld_reason", "rho")
+
+
+def _keys(plan: ReleasePlan, by: Iterable[str]) -> list[str]:
+    return ["ngo_id", *by]
+
+
+def _text_keys(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Key columns as plain text or None, so frames from anywhere join alike."""
+    out = frame.copy()
+    for key in keys:
+        column = out[key].astype(object)
+        out[key] = column.where(column.notna(), None).map(lambda v: v if v is None else str(v))
+    return out
+
+
+def _estimate_counts(frame: pd.DataFrame, exact: bool) -> pd.DataFrame:
+    """Vectorised :func:`count_estimate` over ``raw_value``/``noise_scale`` columns."""
+    v = frame["raw_value"].to_numpy(dtype=float)
+    s = frame["noise_scale"].to_numpy(dtype=float)
+    if exact:
+        h = np.array([halfwidth_95(x) for x in s]) if len(s) else np.zeros(0)
+    else:
+        h = np.ceil(Z_95 * s)
+    out = frame.copy()
+    out["value"] = np.maximum(v, 0.0)
+    out["ci95_low"] = np.maximum(np.floor(v - h), 0.0)
+    out["ci95_high"] = np.maximum(np.ceil(v + h), 0.0)
+    out["_hw"] = h
+    return out
+
+
+def _flag_counts(frame: pd.DataFrame, plan: ReleasePlan) -> pd.DataFrame:
+    rel = frame["_hw"] / np.maximum(frame["value"].abs(), 1.0)
+    frame["reliability"] = [plan.counts_reliability.flag(r) for r in rel]
+    frame["withheld_reason"] = [
+        TOO_NOISY if r == "withheld" else None for r in frame["reliability"]
+    ]
+    return frame
+
+
+def base_cells(
+    raw: pd.DataFrame,
+    plan: ReleasePlan,
+    measure: Measure,
+    ngos: list[str] | None,
+    approved: frozenset[tuple[str, str]],
+) -> pd.DataFrame:
+    """Published cells of one base measure, governed placeholders included.
+
+    A cell of a Māori-data value is hidden unless it was computed and the
+    governance group's approval is in force now; a hidden cell that was never
+    computed spent nothing (rho 0).
+    """
+    keys = _keys(plan, measure.by)
+    frame = key_frame(plan, measure, ngos)
+    if ngos is None:
+        frame.insert(0, "ngo_id", None)
+    frame = _text_keys(frame, keys).merge(
+        _text_keys(raw[[*keys, "raw_value", "noise_scale", "rho"]], keys), on=keys, how="left"
+    )
+    blocked = pd.Series(False, index=frame.index)
+    for dim in plan.governed_dimensions(measure):
+        not_approved = [v for v in plan.governed[dim] if (dim, v) not in approved]
+        blocked |= frame[dim].isin(not_approved)
+    hidden = blocked | frame["raw_value"].isna()
+    shown = _flag_counts(_estimate_counts(frame[~hidden], exact=True), plan)
+    out = frame.copy()
+    for col in ("value", "ci95_low", "ci95_high", "_hw", "reliability", "withheld_reason"):
+        out[col] = shown[col]
+    out.loc[hidden, "reliability"] = "withheld"
+    out.loc[hidden, "withheld_reason"] = AWAITING_APPROVAL
+    out.loc[frame["raw_value"].isna(), "rho"] = 0.0
+    out["_governance"] = hidden
+    return out
+
+
+def rollup_cells(
+    source: pd.DataFrame, plan: ReleasePlan, dims: list[str], over: str
+) -> pd.DataFrame:
+    """Sums of released cells over one dimension (post-processing): values and variances add."""
+    keys = _keys(plan, [d for d in dims if d != over])
+    work = source.assign(_var=source["noise_scale"] ** 2)
+    grouped = work.groupby(keys, dropna=False, sort=False).agg(
+        raw_value=("raw_value", "sum"),
+        _var=("_var", "sum"),
+        rho=("rho", "max"),
+        _governance=("_governance", "any"),
+    )
+    grouped = _text_keys(grouped.reset_index(), keys)
+    grouped["noise_scale"] = np.sqrt(grouped["_var"])
+    out = _flag_counts(_estimate_counts(grouped, exact=False), plan)
+    blocked = out["_governance"]
+    out.loc[blocked, ["value", "ci95_low", "ci95_high"]] = np.nan
+    out.loc[blocked, "reliability"] = "withheld"
+    out.loc[blocked, "withheld_reason"] = AWAITING_APPROVAL
+    return out
+
+
+def ratio_cells(
+    num: pd.DataFrame, den: pd.DataFrame, plan: ReleasePlan, derived: Derived, by: list[str]
+) -> pd.DataFrame:
+    """A ratio of two released measures with its Fieller interval (post-processing)."""
+    keys = _keys(plan, by)
+    cols = [*keys, "raw_value", "noise_scale", "rho", "_governance"]
+    joined = _text_keys(num[cols], keys).merge(
+        _text_keys(den[cols], keys), on=keys, suffixes=("_n", "_d")
+    )
+    low, high = plan.ratio_range(derived)
+    span = high - low
+    estimates: list[Estimate] = [
+        fieller(Noisy(n, sn), Noisy(d, sd), low, high)
+        for n, sn, d, sd in zip(
+            joined["raw_value_n"],
+            joined["noise_scale_n"],
+            joined["raw_value_d"],
+            joined["noise_scale_d"],
+            strict=True,
+        )
+    ]
+    out = joined[keys].copy()
+    out["value"] = [e.value for e in estimates]
+    out["ci95_low"] = [e.low for e in estimates]
+    out["ci95_high"] = [e.high for e in estimates]
+    out["rho"] = joined["rho_n"].fillna(0) + joined["rho_d"].fillna(0)
+    reliability: list[str] = []
+    reasons: list[str | None] = []
+    for e, governed in zip(
+        estimates, joined["_governance_n"] | joined["_governance_d"], strict=True
+    ):
+        if governed:
+            reliability.append("withheld")
+            reasons.append(AWAITING_APPROVAL)
+            continue
+        flag = plan.ratios_reliability.flag(relative_halfwidth(e, span))
+        reliability.append(flag)
+        reasons.append(
+            None if flag != "withheld" else (NO_DENOMINATOR if e.value is None else TOO_NOISY)
+        )
+    out["reliability"] = reliability
+    out["withheld_reason"] = reasons
+    out["raw_value"] = joined["raw_value_n"]
+    out["noise_scale"] = joined["noise_scale_n"]
+    out["_governance"] = joined["_governance_n"] | joined["_governance_d"]
+    return out
+
+
+def _finish(
+    frame: pd.DataFrame,
+    plan: ReleasePlan,
+    *,
+    measure_id: str,
+    title: str,
+    question: str,
+    kind: str,
+    scope: str,
+) -> pd.DataFrame:
+    out = frame.copy()
+    withheld = out["reliability"] == "withheld"
+    out.loc[withheld, ["value", "ci95_low", "ci95_high"]] = np.nan
+    if kind == "ratio":
+        out["value"] = out["value"].astype(float).round(4)
+        out["ci95_low"] = np.floor(out["ci95_low"].astype(float) * 1e4) / 1e4
+        out["ci95_high"] = np.ceil(out["ci95_high"].astype(float) * 1e4) / 1e4
+    out["measure"], out["title"], out["question"], out["kind"], out["scope"] = (
+        measure_id,
+        title,
+        question,
+        kind,
+        scope,
+    )
+    for dim in plan.published_dimensions:
+        if dim not in out.columns:
+            out[dim] = None
+    ordered = [
+        "measure",
+        "title",
+        "question",
+        "kind",
+        "scope",
+        "ngo_id",
+        *plan.published_dimensions,
+        *CELL_COLUMNS,
+    ]
+    return out[ordered]
+
+
+def publish_cells(
+    raw: pd.DataFrame,
+    plan: ReleasePlan,
+    ngos_by_measure: dict[str, list[str] | None],
+    approved: frozenset[tuple[str, str]],
+) -> pd.DataFrame:
+    """Every published cell of a release: base measures, rollups and ratios.
+
+    ``raw`` holds the stored noisy cells (measure, ngo_id, dimensions, raw_value,
+    noise_scale, rho); ``ngos_by_measure`` says, for each base measure that was
+    released, for which NGOs (None for pooled).
+    """
+    frames: dict[str, pd.DataFrame] = {}
+    published: list[pd.DataFrame] = []
+    for measure in plan.measures:
+        if measure.id not in ngos_by_measure:
+            continue
+        rows = raw[raw["measure"] == measure.id]
+        base = base_cells(rows, plan, measure, ngos_by_measure[measure.id], approved)
+        frames[measure.id] = base
+        kind = "sum" if measure.statistic.kind == "sum" else "count"
+        published.append(
+            _finish(
+                base,
+                plan,
+                measure_id=measure.id,
+                title=measure.title,
+                question=measure.question,
+                kind=kind,
+                scope=measure.scope,
+            )
+        )
+    for derived in plan.derived:
+        if not all(i in frames for i in derived.inputs):
+            continue
+        dims = list(plan.dimensions_of(derived.inputs[0]))
+        if derived.kind == "rollup":
+            assert derived.over is not None
+            frame = rollup_cells(frames[derived.inputs[0]], plan, dims, derived.over)
+            kind = "sum"
+        else:
+            frame = ratio_cells(
+                frames[derived.inputs[0]], frames[derived.inputs[1]], plan, derived, dims
+            )
+            kind = "ratio"
+        frames[derived.id] = frame
+        scope = plan.base_of(derived.inputs[0]).scope
+        published.append(
+            _finish(
+                frame,
+                plan,
+                measure_id=derived.id,
+                title=derived.title,
+                question=derived.question,
+                kind=kind,
+                scope=scope,
+            )
+        )
+    if not published:
+        return pd.DataFrame(
+            columns=[
+                "measure",
+                "title",
+                "question",
+                "kind",
+                "scope",
+                "ngo_id",
+                *plan.published_dimensions,
+                *CELL_COLUMNS,
+            ]
+        )
+    cells = pd.concat(published, ignore_index=True)
+    cells["rho"] = cells["rho"].astype(float).fillna(0.0)
+    return cells

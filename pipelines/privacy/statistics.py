@@ -1,0 +1,174 @@
+"""The statistics a release plan can ask for, and what one client can do to each.
+
+Each statistic states which dataset it reads, which breakdowns it allows or
+needs, and its sensitivity: how far adding or removing one client (the
+privacy unit: one client of one NGO in one period) can move its vector of
+cells, in L2 (which sets the Gaussian noise) and per cell (L-infinity). The
+bounds behind these numbers are enforced in SQL by ``pipelines.hub.bounding``;
+the neighbour tests check that the SQL keeps every promise made here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EPISODE_DIMENSIONS = (
+    "programme",
+    "region",
+    "age_band",
+    "gender",
+    "ethnicity",
+    "referral_source",
+    "exit_reason",
+)
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """How far one client can move a statistic's cells."""
+
+    l2: float
+    per_cell: float
+
+    def __post_init__(self) -> None:
+        if not (self.l2 > 0 and self.per_cell > 0):
+            raise ValueError(
+                f"sensitivities must be positive, got l2={self.l2}, per_cell={self.per_cell}"
+            )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The numbers sensitivities depend on: the plan's bounds and the contracts' value ranges."""
+
+    episodes_per_client: int
+    sessions_per_episode: int
+    change_domains: int
+    max_abs_change: int
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A kind of cell value; see each instance's ``description`` for its meaning."""
+
+    name: str
+    description: str
+    dataset: str
+    kind: str  # "count" or "sum": both additive, integer-valued
+    allowed: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    wheres: tuple[str, ...] = ()
+    rollup_over: tuple[str, ...] = ()
+    """Dimensions whose cells can be added up without counting anyone twice (a client is in
+    at most one of them, or the statistic is a sum)."""
+
+    def sensitivity(self, by: tuple[str, ...], cells: int, limits: Limits) -> Sensitivity:
+        e = limits.episodes_per_client
+        if self.name in ("distinct_clients", "paired_clients"):
+            # At most one count per cell, in at most as many cells as the client has kept episodes.
+            return Sensitivity(math.sqrt(min(e, cells)), 1.0)
+        if self.name == "sessions":
+            # All of a client's kept, clipped sessions may fall in one cell.
+            total = float(e * limits.sessions_per_episode)
+            return Sensitivity(total, total)
+        if self.name in ("satisfaction_respondents", "satisfied_clients", "improved_any_clients"):
+            return Sensitivity(1.0, 1.0)  # one row per client
+        if self.name in ("change_pairs", "improved_clients", "change_distribution"):
+            # One chosen pair per client and domain: one count in each domain's cells at most.
+            return Sensitivity(math.sqrt(min(limits.change_domains, cells)), 1.0)
+        if self.name == "change_total":
+            worst = float(limits.max_abs_change)
+            return Sensitivity(worst * math.sqrt(min(limits.change_domains, cells)), worst)
+        raise ValueError(f"no sensitivity for statistic {self.name!r}")
+
+
+_ASSESSED = ("programme", "region")
+
+STATISTICS: dict[str, Statistic] = {
+    s.name: s
+    for s in (
+        Statistic(
+            "distinct_clients",
+            "distinct consenting clients with a kept episode in the cell",
+            "episodes",
+            "count",
+            EPISODE_DIMENSIONS,
+            wheres=("exited",),
+        ),
+        Statistic(
+            "sessions",
+            "sessions delivered in kept episodes, each episode clipped to the bound",
+            "episodes",
+            "sum",
+            EPISODE_DIMENSIONS,
+            rollup_over=EPISODE_DIMENSIONS,
+        ),
+        Statistic(
+            "satisfaction_respondents",
+            "clients with a satisfaction score (their latest)",
+            "assessments",
+            "count",
+            _ASSESSED,
+            rollup_over=_ASSESSED,
+        ),
+        Statistic(
+            "satisfied_clients",
+            "clients whose latest satisfaction score is at or above the threshold",
+            "assessments",
+            "count",
+            _ASSESSED,
+            rollup_over=_ASSESSED,
+        ),
+        Statistic(
+            "paired_clients",
+            "clients with a first and a later score in an outcome domain",
+            "assessments",
+            "count",
+            _ASSESSED,
+        ),
+        Statistic(
+            "improved_any_clients",
+            "clients whose score improved in at least one outcome domain",
+            "assessments",
+            "count",
+            (),
+        ),
+        Statistic(
+            "change_pairs",
+            "clients with a first and a later score in the domain (latest pair)",
+            "assessments",
+            "count",
+            ("domain", *_ASSESSED),
+            required=("domain",),
+            rollup_over=_ASSESSED,
+        ),
+        Statistic(
+            "change_total",
+            "the sum of later minus first score over those clients",
+            "assessments",
+            "sum",
+            ("domain", *_ASSESSED),
+            required=("domain",),
+            rollup_over=("domain", *_ASSESSED),
+        ),
+        Statistic(
+            "improved_clients",
+            "those clients whose later score is higher than their first",
+            "assessments",
+            "count",
+            ("domain", *_ASSESSED),
+            required=("domain",),
+            rollup_over=_ASSESSED,
+        ),
+        Statistic(
+            "change_distribution",
+            "those clients by the size of their change in score",
+            "assessments",
+            "count",
+            ("domain", "change", *_ASSESSED),
+            required=("domain", "change"),
+            rollup_over=_ASSESSED,
+        ),
+    )
+}
