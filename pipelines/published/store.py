@@ -13,18 +13,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-TABLES = (
-    "publication",  # one row: when, with which plan and delta
-    "releases",  # one row per release: period, version, status, budget spent
-    "cells",  # one row per released cell: value, 95% interval, reliability, budget
-    "spends",  # one row per release and NGO: rho charged
-    "budgets",  # one row per NGO and period: budget, spent, left (rho and epsilon)
-    "measures",  # one row per measure of the current plan: title, question, kind
-    "plan_accuracy",  # one row per measure and budget: expected 95% half-width
-    "submission_counts",  # one row per period and dataset: accepted, superseded, refused (counts only)
-    "approvals",  # one row per governed value and period: whether approval is in force
-)
-
 DIMENSIONS = (
     "programme",
     "region",
@@ -35,6 +23,106 @@ DIMENSIONS = (
     "exit_reason",
     "change",
 )
+_TEXT, _REAL, _INT, _BOOL, _TIME = "VARCHAR", "DOUBLE", "BIGINT", "BOOLEAN", "TIMESTAMPTZ"
+
+SCHEMA: dict[str, dict[str, str]] = {
+    # one row: when, with which plan and delta
+    "publication": {
+        "published_at": _TIME,
+        "hub_version": _TEXT,
+        "plan_version": _TEXT,
+        "plan_digest": _TEXT,
+        "delta": _REAL,
+        "default_rho": _REAL,
+    },
+    # one row per release: period, version, status, budget spent
+    "releases": {
+        "release_id": _TEXT,
+        "period": _TEXT,
+        "version": _INT,
+        "status": _TEXT,
+        "superseded_by": _TEXT,
+        "released_at": _TIME,
+        "plan_version": _TEXT,
+        "plan_digest": _TEXT,
+        "ngos_charged": _INT,
+        "rho_max_per_ngo": _REAL,
+        "rho_total": _REAL,
+    },
+    # one row per released cell: value, 95% interval, reliability, budget
+    "cells": {
+        "release_id": _TEXT,
+        "period": _TEXT,
+        "is_current": _BOOL,
+        "measure": _TEXT,
+        "title": _TEXT,
+        "question": _TEXT,
+        "kind": _TEXT,
+        "scope": _TEXT,
+        "ngo_id": _TEXT,
+        **dict.fromkeys(DIMENSIONS, _TEXT),
+        "value": _REAL,
+        "ci95_low": _REAL,
+        "ci95_high": _REAL,
+        "reliability": _TEXT,
+        "withheld_reason": _TEXT,
+        "rho": _REAL,
+    },
+    # one row per release and NGO: rho charged
+    "spends": {"release_id": _TEXT, "period": _TEXT, "ngo_id": _TEXT, "rho": _REAL},
+    # one row per NGO and period: budget, spent, left (rho and epsilon)
+    "budgets": {
+        "period": _TEXT,
+        "ngo_id": _TEXT,
+        "budget_rho": _REAL,
+        "spent_rho": _REAL,
+        "left_rho": _REAL,
+        "budget_epsilon": _REAL,
+        "spent_epsilon": _REAL,
+        "delta": _REAL,
+    },
+    # one row per measure of the current plan: title, question, kind
+    "measures": {
+        "measure": _TEXT,
+        "title": _TEXT,
+        "question": _TEXT,
+        "kind": _TEXT,
+        "scope": _TEXT,
+        "dimensions": _TEXT,
+        "target": _REAL,
+        "description": _TEXT,
+    },
+    # one row per measure and budget: expected 95% half-width
+    "plan_accuracy": {
+        "measure": _TEXT,
+        "title": _TEXT,
+        "scope": _TEXT,
+        "kind": _TEXT,
+        "unit": _TEXT,
+        "rho": _REAL,
+        "epsilon": _REAL,
+        "halfwidth_95": _REAL,
+        "cell_size": _REAL,
+    },
+    # one row per period and dataset: accepted, superseded, refused (counts only)
+    "submission_counts": {
+        "period": _TEXT,
+        "dataset": _TEXT,
+        "accepted": _INT,
+        "superseded": _INT,
+        "refused": _INT,
+    },
+    # one row per governed value and period: whether approval is in force
+    "approvals": {
+        "period": _TEXT,
+        "dimension": _TEXT,
+        "value": _TEXT,
+        "in_force": _BOOL,
+        "decided_at": _TIME,
+    },
+}
+TABLES = tuple(SCHEMA)
+
 EXPORT_COLUMNS = (
     "release_id",
     "period",
@@ -59,15 +147,22 @@ class NotPublished(Exception):
 
 def write_published(path: Path, tables: Mapping[str, pd.DataFrame]) -> None:
     """Replace every published table at once."""
-    unknown = set(tables) - set(TABLES)
-    if unknown:
-        raise ValueError(f"not a published table: {sorted(unknown)}")
+    if set(tables) != set(TABLES):
+        raise ValueError(
+            f"a publication writes every table: missing {sorted(set(TABLES) - set(tables))}, "
+            f"unknown {sorted(set(tables) - set(TABLES))}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("BEGIN")
-        for name, frame in tables.items():
+        for name, columns in SCHEMA.items():
+            frame = tables[name]
+            missing = set(columns) - set(frame.columns)
+            if missing:
+                raise ValueError(f"published table {name} lacks columns {sorted(missing)}")
             con.register("_frame", frame)
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
+            select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM _frame")
             con.unregister("_frame")
         con.execute("COMMIT")
 
