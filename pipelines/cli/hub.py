@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
 from rich.table import Table
 
 from pipelines.cli.ngo import bar
@@ -47,6 +46,8 @@ def submission_rows(
     try:
         with vault.connect() as con:
             if ids is not None:
+                import pandas as pd
+
                 con.register("_ids", pd.DataFrame({"id": ids}, dtype="str"))
                 where.append("submission_id IN (SELECT id FROM _ids)")
             return con.execute(

@@ -34,12 +34,12 @@ from pipelines.hub.schema import row_columns
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
-from pipelines.validation.expectations import ROW, SUBMISSION
-from pipelines.validation.identifiers import IdentifierFinding, find_direct_identifiers
+from pipelines.validation.findings import ROW, SUBMISSION, Finding, IdentifierFinding
+from pipelines.validation.identifiers import find_direct_identifiers
 from pipelines.validation.prepare import Context, prepare
 from pipelines.validation.report import Report, write_report
 from pipelines.validation.sql_rules import count_orphans, count_violations
-from pipelines.validation.validate import Finding, findings_from, run_suite
+from pipelines.validation.validate import findings_from, run_suite
 
 CHUNK_ROWS = 400_000
 """Rows validated per Great Expectations call: bounds memory, keeps fixed costs per chunk."""

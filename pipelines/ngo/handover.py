@@ -28,7 +28,7 @@ from pipelines.ngo.pseudonymise import pseudonymise
 from pipelines.standard.contract import Contract
 from pipelines.standard.names import submission_id
 from pipelines.standard.periods import Period
-from pipelines.validation.expectations import ROW, value_column
+from pipelines.validation.findings import ROW, value_column
 from pipelines.validation.prepare import parse_booleans
 
 PAYLOAD = "data.parquet"

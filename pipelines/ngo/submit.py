@@ -27,10 +27,11 @@ from pipelines.standard.names import check_dataset, check_ngo_id
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
 from pipelines.validation.extract import MAX_FILE_BYTES, Extract, ExtractError, read_extract
+from pipelines.validation.findings import Finding
 from pipelines.validation.identifiers import find_direct_identifiers
 from pipelines.validation.prepare import Context, contract_view, prepare
 from pipelines.validation.report import Report, write_report
-from pipelines.validation.validate import Finding, findings_from, run_suite
+from pipelines.validation.validate import findings_from, run_suite
 
 Progress = Callable[[str], None]
 

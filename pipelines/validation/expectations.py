@@ -25,21 +25,10 @@ from great_expectations.expectations.row_conditions import Column as GxColumn
 
 from pipelines.standard.contract import Contract
 from pipelines.standard.rules import Rule, contract_rules
+from pipelines.validation.findings import SUBMISSION, relationship_column, value_column
 
-SUBMISSION = "_submission"
-ROW = "_row"
 INTEGER_TEXT = r"^[+-]?\d+$"
 ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
-
-
-def value_column(name: str) -> str:
-    """The typed shadow of an integer or date column."""
-    return f"{name}__value"
-
-
-def relationship_column(rule_id: str) -> str:
-    """The flag column that says whether a row's relationship holds."""
-    return "_rel_" + rule_id.replace("-", "_")
 
 
 def _typed(contract: Contract, name: str) -> bool:

@@ -32,9 +32,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.standard.contract import Column, Contract, ContractError, ForbiddenIdentifier
+from pipelines.validation.findings import MAX_ROWS_LISTED, IdentifierFinding
 
-MAX_ROWS_LISTED = 1000
-"""A finding lists at most this many row numbers; ``count`` still says how many matched."""
+__all__ = [
+    "MAX_ROWS_LISTED",
+    "IdentifierFinding",
+    "find_direct_identifiers",
+    "ird_is_valid",
+    "nhi_is_valid",
+]
+
 
 _ROW = "_row"
 _SUBMISSION = "_submission"
@@ -44,19 +51,6 @@ _SCOPES = ("cell", "token")
 _NORMALISERS = {"phone_punctuation": r"[\s\-.()\x{00A0}\x{2010}-\x{2015}]"}
 _PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
 _DISTINCT_SAMPLE = 10_000  # values sampled to decide whether to scan distinct values only
-
-
-@dataclass(frozen=True)
-class IdentifierFinding:
-    """One column of one submission that holds (or is named for) one kind of direct identifier."""
-
-    column: str
-    kind: str
-    label: str
-    how: str  # "name": the column's name says it; "value": some of its values match
-    count: int  # rows whose value matched (0 for a name match)
-    rows: tuple[int, ...]  # their row numbers, ascending, at most MAX_ROWS_LISTED
-    submission: str | None = None
 
 
 # --- checksums -------------------------------------------------------------------------------

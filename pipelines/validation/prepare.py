@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipelines.standard.contract import Contract
 from pipelines.standard.periods import Period
-from pipelines.validation.expectations import ROW, SUBMISSION, relationship_column, value_column
+from pipelines.validation.findings import ROW, SUBMISSION, relationship_column, value_column
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from pipelines.validation.identifiers import IdentifierFinding
-from pipelines.validation.validate import Finding
+from pipelines.validation.findings import Finding, IdentifierFinding
 
 REPORT_VERSION = 1
 ROW_NUMBERING = {

@@ -11,46 +11,15 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from pipelines.standard.contract import Contract
-from pipelines.standard.rules import Rule, contract_rules
-from pipelines.validation.expectations import ROW, SUBMISSION, build_expectations
+from pipelines.standard.rules import contract_rules
+from pipelines.validation.findings import MAX_ROWS_LISTED, ROW, SUBMISSION, Finding, finding_for
 
-MAX_ROWS_LISTED = 1000
-"""Row numbers kept per finding; the count is always exact."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One broken rule in one submission: which rows, never which values."""
-
-    rule: str
-    kind: str
-    columns: tuple[str, ...]
-    description: str
-    fix: str
-    count: int
-    rows: tuple[int, ...] = ()
-    submission: str | None = None
-
-
-def finding_for(
-    rule: Rule, count: int, rows: tuple[int, ...] = (), submission: str | None = None
-) -> Finding:
-    return Finding(
-        rule=rule.id,
-        kind=rule.kind,
-        columns=rule.columns,
-        description=rule.description,
-        fix=rule.fix,
-        count=count,
-        rows=tuple(sorted(rows))[:MAX_ROWS_LISTED],
-        submission=submission,
-    )
+__all__ = ["MAX_ROWS_LISTED", "Finding", "finding_for", "findings_from", "run_suite"]
 
 
 class _Engine:
@@ -82,6 +51,8 @@ class _Engine:
         if key not in self._definitions:
             gx = self._gx
             name = f"{contract.tag}-{len(self._definitions)}"
+            from pipelines.validation.expectations import build_expectations
+
             expectations = build_expectations(contract, present, batch, sanitised)
             suite = gx.ExpectationSuite(name=name, expectations=expectations)
             suite = self.context.suites.add(suite)
