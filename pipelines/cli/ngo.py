@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pipelines.cli.options import console, home_option, ngo_option, period_option
+from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
 from pipelines.home import Home
 from pipelines.standard.periods import Period
 from pipelines.validation.report import Report, rows_text
@@ -160,20 +160,24 @@ def submit(file: Path, ngo_id: str, period: Period, dataset: str, home: Home) ->
     hashes under a key that never leaves the NGO's folder. Exit 0 accepted
     (or already submitted), 1 refused, 2 usage error.
     """
+    from pipelines.ngo.keys import UnsafeKeyError
     from pipelines.ngo.submit import submit as run_submit
 
     if not file.exists():
         raise click.BadParameter(f"there is no file at {file}", param_hint="FILE")
-    with console.status("validating") as status:
-        outcome = run_submit(
-            file,
-            home=home,
-            ngo_id=ngo_id,
-            period=period,
-            dataset=dataset,
-            today=date.today(),
-            progress=status.update,
-        )
+    try:
+        with console.status("validating") as status:
+            outcome = run_submit(
+                file,
+                home=home,
+                ngo_id=ngo_id,
+                period=period,
+                dataset=dataset,
+                today=date.today(),
+                progress=status.update,
+            )
+    except UnsafeKeyError as exc:  # the message says what to do; a traceback would not
+        raise HubFailure(str(exc)) from None
     if outcome.status == "duplicate":
         console.print(outcome.message)
         return

@@ -266,7 +266,9 @@ def validate_and_stage(
     todo: list[InboxItem] = []
     broken: list[InboxItem] = []  # refused before validation: not what their manifest says
     for item in items:
-        if known.get(item.submission_id) in ("accepted", "superseded", "purged"):
+        # A superseded file sent again is the NGO going back to it: it is validated again and
+        # may become current. Only the current file, or a purged one, is a duplicate.
+        if known.get(item.submission_id) in ("accepted", "purged"):
             verdicts.append(
                 Verdict(
                     item.submission_id,
@@ -509,6 +511,12 @@ def promote(
         con.unregister("_scope")
         return []
     for dataset in ("episodes", "assessments"):
+        # A submission staged again (a superseded file sent again) replaces its archived rows.
+        con.execute(
+            f"DELETE FROM {dataset} WHERE submission_id IN (SELECT DISTINCT submission_id "
+            f"FROM staged_{dataset} WHERE submission_id IN "
+            "(SELECT loser FROM _promotion UNION SELECT winner FROM _promotion))"
+        )
         con.execute(
             f"INSERT INTO {dataset} SELECT * FROM staged_{dataset} "
             "WHERE submission_id IN (SELECT loser FROM _promotion UNION SELECT winner FROM _promotion)"

@@ -1,0 +1,459 @@
+"""Hub intake: the hub re-validates everything, keeps accepted rows encrypted, and never trusts
+the sender.
+
+Submissions reach the inbox through the NGO side (``outcomes submit``) or, for
+the ones a well-behaved NGO tool would never make, are crafted with the real
+hand-over code (``sanitised_table`` / ``hand_over``) and then damaged.
+Intake runs through Dagster (``run_intake``) and through the pure functions
+of :mod:`pipelines.hub.intake`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.home import Home
+from pipelines.hub import audit
+from pipelines.hub import intake as hub_intake
+from pipelines.hub.inbox import load_item, pending_ids
+from pipelines.hub.intake import promote, staged_violations, validate_and_stage
+from pipelines.hub.vault import Vault, VaultError, open_vault
+from pipelines.hub.vault_checks import row_count_mismatches
+from pipelines.ngo.handover import MANIFEST, PAYLOAD, file_sha256, hand_over, sanitised_table
+from pipelines.ngo.keys import ngo_key
+from pipelines.ngo.submit import submit
+from pipelines.orchestration import run_intake
+from pipelines.standard.contract import load_contract
+from pipelines.standard.periods import Period
+from pipelines.validation.extract import read_extract
+from pipelines.validation.prepare import Context, contract_view, prepare
+
+NGO = "ngo-0042"
+PERIOD = Period.parse("2025-Q3")
+Rows = list[dict[str, str]]
+
+
+@contextmanager
+def vault(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
+    with open_vault(home).connect() as con:
+        yield con
+
+
+def submitted(home: Home, path: Path, dataset: str = "episodes") -> str:
+    """Submit through the NGO side; return the submission id."""
+    outcome = submit(path, home=home, ngo_id=NGO, period=PERIOD, dataset=dataset)
+    assert outcome.status == "accepted", outcome.report
+    assert outcome.submission_id
+    return outcome.submission_id
+
+
+@pytest.fixture
+def craft(home: Home, write_csv: Callable[..., Path]) -> Callable[..., str]:
+    """Hand a submission to the inbox with the real hand-over code, optionally changing the
+    sanitised table first (as a sender who bypasses ``outcomes submit`` could)."""
+
+    def make(
+        rows: Rows,
+        dataset: str = "episodes",
+        change: Callable[[pa.Table], pa.Table] | None = None,
+    ) -> str:
+        contract = load_contract(dataset)
+        extract = read_extract(write_csv(f"crafted-{dataset}.csv", rows))
+        view, _dropped = contract_view(extract.frame, contract)
+        prepared = prepare(view, contract, Context(PERIOD, date.today()))
+        table = sanitised_table(prepared, contract, ngo_key(home, NGO))
+        if change is not None:
+            table = change(table)
+        return hand_over(
+            table,
+            home=home,
+            ngo_id=NGO,
+            period=PERIOD,
+            contract=contract,
+            submitted_on=date.today(),
+            dropped_columns=(),
+        ).submission_id
+
+    return make
+
+
+def with_column(table: pa.Table, name: str, values: list[str]) -> pa.Table:
+    return table.set_column(table.column_names.index(name), name, pa.array(values, pa.string()))
+
+
+def quarantined(home: Home, sid: str) -> tuple[set[str], dict[str, Any]]:
+    folder = home.quarantine / sid
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    return {p.name for p in folder.iterdir()}, report
+
+
+def audit_entries(home: Home) -> list[dict[str, Any]]:
+    with vault(home) as con:
+        return audit.entries(con)
+
+
+def status_of(home: Home) -> dict[str, str]:
+    with vault(home) as con:
+        return dict(con.execute("SELECT submission_id, status FROM submissions").fetchall())
+
+
+@pytest.mark.slow
+def test_accepted_rows_land_in_the_vault_through_the_dagster_job(
+    home: Home, episodes_csv: Path, assessments_csv: Path
+) -> None:
+    """Tests that the intake job takes episodes and their assessments from the inbox into the
+    vault's current tables, row for row, and empties the inbox."""
+    episodes_id = submitted(home, episodes_csv)
+    assessments_id = submitted(home, assessments_csv, "assessments")
+    sent = pq.read_table(home.inbox_item(episodes_id) / PAYLOAD)
+
+    runs = run_intake(home)
+
+    assert [r.success for r in runs] == [True]
+    assert set(runs[0].keys) == {episodes_id, assessments_id}
+    assert pending_ids(home) == []
+    assert status_of(home) == {episodes_id: "accepted", assessments_id: "accepted"}
+    with vault(home) as con:
+        current = con.execute(
+            "SELECT client_id, episode_id, sessions, source_row FROM current_episodes "
+            "ORDER BY source_row"
+        ).fetchall()
+        assessments = con.execute("SELECT count(*) FROM current_assessments").fetchone()
+        assert row_count_mismatches(con) == {}
+    expected = sent.select(["client_id", "episode_id", "sessions", "source_row"]).to_pylist()
+    assert [
+        dict(zip(("client_id", "episode_id", "sessions", "source_row"), r, strict=True))
+        for r in current
+    ] == expected
+    assert assessments == (8,)
+
+
+@pytest.mark.slow
+def test_the_vault_file_is_encrypted_at_rest(
+    home: Home, episodes_csv: Path, tmp_path: Path
+) -> None:
+    """Tests that a pseudonym held in the vault appears in neither vault.duckdb nor its WAL,
+    that the file cannot be opened without the key or with a wrong one, while the same rows in
+    an unencrypted DuckDB file do show the pseudonym (so the byte check can fail)."""
+    sid = submitted(home, episodes_csv)
+    marker = pq.read_table(home.inbox_item(sid) / PAYLOAD).column("client_id")[0].as_py()
+    assert [r.success for r in run_intake(home)] == [True]
+    with vault(home) as con:
+        held = con.execute("SELECT client_id, episode_id FROM current_episodes").fetchall()
+    assert marker in {c for c, _ in held}
+
+    for path in (home.vault_file, home.vault_file.with_name(home.vault_file.name + ".wal")):
+        if path.exists():
+            assert marker.encode() not in path.read_bytes(), path
+
+    plain = tmp_path / "plain.duckdb"
+    with duckdb.connect(str(plain)) as con:
+        con.execute("CREATE TABLE t (client_id VARCHAR, episode_id VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", held)
+    assert marker.encode() in plain.read_bytes()
+
+    with pytest.raises(duckdb.Error, match="encrypted"):
+        duckdb.connect(str(home.vault_file), read_only=True)
+    wrong = Vault(home, open_vault(home, {"OUTCOMES_VAULT_KEY": "x" * 44}).key)
+    with pytest.raises(VaultError, match="could not be decrypted"), wrong.connect():
+        pass
+
+
+@pytest.mark.slow
+def test_a_payload_changed_after_hand_over_is_refused_and_quarantined(
+    home: Home, episodes_csv: Path
+) -> None:
+    """Tests that a data file altered after hand-over (its sha256 no longer matches the
+    manifest) is refused by rule hub.sha256 and kept in quarantine with its report."""
+    sid = submitted(home, episodes_csv)
+    payload = home.inbox_item(sid) / PAYLOAD
+    table = pq.read_table(payload)
+    sessions = table.column("sessions").to_pylist()
+    sessions[0] += 1
+    pq.write_table(
+        table.set_column(
+            table.column_names.index("sessions"), "sessions", pa.array(sessions, pa.int32())
+        ),
+        payload,
+    )
+
+    runs = run_intake(home)
+
+    assert [r.success for r in runs] == [True]
+    assert status_of(home) == {sid: "refused"}
+    files, report = quarantined(home, sid)
+    assert files == {MANIFEST, PAYLOAD, "report.json", "report.html"}
+    assert [f["rule"] for f in report["failures"]] == ["hub.sha256"]
+    assert report["stage"] == "hub"
+    assert pending_ids(home) == []
+    with vault(home) as con:
+        assert con.execute("SELECT count(*) FROM episodes").fetchone() == (0,)
+        (reason,) = con.execute("SELECT reason FROM submissions").fetchone()
+    assert reason == "hub.sha256"
+
+
+def test_a_manifest_that_lies_about_its_rows_is_refused_without_stopping_intake(
+    home: Home, episode_rows: Callable[..., Rows], craft: Callable[..., str]
+) -> None:
+    """Tests that a manifest whose row count is not a number is refused by hub.manifest and
+    recorded, while a good submission in the same intake is still staged."""
+    bad = craft(episode_rows(3))
+    manifest_path = home.inbox_item(bad) / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["rows"] = "many"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    good = craft(episode_rows(5))
+
+    with vault(home) as con:
+        verdicts = {
+            v.submission_id: v
+            for v in validate_and_stage(home, con, [load_item(home, bad), load_item(home, good)])
+        }
+        recorded = dict(con.execute("SELECT submission_id, reason FROM submissions").fetchall())
+        refusals = [e["subject"] for e in audit.entries(con, action="refused")]
+
+    assert verdicts[good].status == "staged"
+    assert verdicts[bad].status == "refused"
+    assert [f.rule for f in verdicts[bad].findings] == ["hub.manifest"]
+    assert recorded[bad] == "hub.manifest"
+    assert refusals == [bad]
+    _files, report = quarantined(home, bad)
+    assert [f["rule"] for f in report["failures"]] == ["hub.manifest"]
+
+
+def test_raw_client_references_crafted_into_the_inbox_are_refused(
+    home: Home, episode_rows: Callable[..., Rows], craft: Callable[..., str]
+) -> None:
+    """Tests that a sanitised file whose client_id holds the NGO's raw references (not
+    pseudonyms) is refused by rule client_id.pseudonymised, with every row named."""
+    rows = episode_rows()
+    sid = craft(rows, change=lambda t: with_column(t, "client_id", [r["client_id"] for r in rows]))
+
+    with vault(home) as con:
+        (verdict,) = validate_and_stage(home, con, [load_item(home, sid)])
+        assert staged_violations(con) == {}
+        assert con.execute("SELECT count(*) FROM staged_episodes").fetchone() == (0,)
+
+    assert verdict.status == "refused"
+    rules = {f.rule: f for f in verdict.findings}
+    assert set(rules) == {"client_id.pseudonymised"}
+    assert rules["client_id.pseudonymised"].rows == (2, 3, 4, 5)
+    files, report = quarantined(home, sid)
+    assert {f["rule"] for f in report["failures"]} == {"client_id.pseudonymised"}
+    assert PAYLOAD in files
+
+
+def test_nhi_numbers_crafted_into_the_inbox_are_refused_and_their_file_deleted(
+    home: Home, episode_rows: Callable[..., Rows], craft: Callable[..., str]
+) -> None:
+    """Tests that a crafted inbox file carrying NHI numbers is refused, that quarantine keeps its
+    manifest and report but not its data file, and that nothing the hub kept holds the NHIs."""
+    nhis = ["ZZZ0016", "ZZZ0024", "ZAC5361"]
+    rows = episode_rows()
+    sid = craft(rows, change=lambda t: with_column(t, "episode_id", [*nhis, nhis[0] + "x"]))
+
+    with vault(home) as con:
+        (verdict,) = validate_and_stage(home, con, [load_item(home, sid)])
+        kept = con.execute("SELECT count(*) FROM staged_episodes").fetchone()
+        logged = json.dumps([e["detail"] for e in audit.entries(con)])
+
+    assert verdict.status == "refused"
+    assert {(f.column, f.kind, f.how) for f in verdict.identifiers} == {
+        ("episode_id", "nhi", "value")
+    }
+    files, report = quarantined(home, sid)
+    assert files == {MANIFEST, "report.json", "report.html"}
+    assert report["identifiers"][0]["rows"] == [2, 3, 4]
+    assert kept == (0,)
+    assert not (home.inbox / sid).exists()
+    for path in home.root.rglob("*"):
+        if path.is_file() and path != home.vault_file:
+            for nhi in nhis:
+                assert nhi.encode() not in path.read_bytes(), path
+    assert all(nhi not in logged for nhi in nhis)
+
+
+def test_assessments_whose_episodes_are_not_current_are_refused(
+    home: Home,
+    episode_rows: Callable[..., Rows],
+    assessment_rows: Callable[[Rows], Rows],
+    craft: Callable[..., str],
+) -> None:
+    """Tests that an assessments submission whose episodes the hub does not hold is refused by
+    assessment-episode-exists, and that the same assessments pass once their episodes arrive."""
+    episodes = episode_rows()
+    orphan = craft(assessment_rows(episodes), "assessments")
+
+    with vault(home) as con:
+        (verdict,) = validate_and_stage(home, con, [load_item(home, orphan)])
+    assert verdict.status == "refused"
+    assert [f.rule for f in verdict.findings] == ["assessment-episode-exists"]
+    assert verdict.findings[0].count == 8
+
+    episodes_id = craft(episodes)
+    again = craft(assessment_rows(episodes)[:-1], "assessments")  # a new file, same episodes
+    with vault(home) as con:
+        verdicts = validate_and_stage(
+            home, con, [load_item(home, again), load_item(home, episodes_id)]
+        )
+        assert {v.submission_id: v.status for v in verdicts} == {
+            episodes_id: "staged",
+            again: "staged",
+        }
+        assert staged_violations(con) == {}
+
+
+def test_the_blocking_check_names_a_rule_broken_in_the_staged_rows(
+    home: Home, episodes_csv: Path
+) -> None:
+    """Tests that staged_violations finds nothing in good staged rows and names the rule (with
+    its row count) when a staged row is corrupted directly in SQL, and that promote would
+    otherwise make them current."""
+    sid = submitted(home, episodes_csv)
+    with vault(home) as con:
+        (verdict,) = validate_and_stage(home, con, [load_item(home, sid)])
+        assert verdict.status == "staged"
+        assert staged_violations(con) == {}
+        con.execute("UPDATE staged_episodes SET sessions = 5000 WHERE source_row = 3")
+        assert staged_violations(con) == {"episodes: sessions.range": 1}
+        con.execute("UPDATE staged_episodes SET sessions = 1, programme = 'knitting'")
+        assert staged_violations(con) == {"episodes: programme.accepted_values": 4}
+        con.execute("UPDATE staged_episodes SET programme = NULL")
+        assert staged_violations(con) == {"episodes: programme.required": 4}
+
+
+@pytest.mark.slow
+def test_a_failed_blocking_check_stops_the_run_and_promotes_nothing(
+    home: Home, episodes_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests that when a staged row breaks a rule (simulated by staging a corrupted row), the
+    intake run fails, nothing becomes current and the submission stays in the inbox; a clean
+    re-run then takes it in."""
+    sid = submitted(home, episodes_csv)
+    real_stage = hub_intake._stage
+
+    def stage_a_bad_row(con: duckdb.DuckDBPyConnection, contract: Any, items: Any) -> None:
+        real_stage(con, contract, items)
+        con.execute(f"UPDATE staged_{contract.dataset} SET sessions = 5000")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hub_intake, "_stage", stage_a_bad_row)
+        runs = run_intake(home)
+
+    assert [r.success for r in runs] == [False]
+    assert status_of(home) == {sid: "staged"}
+    with vault(home) as con:
+        assert con.execute("SELECT count(*) FROM current_episodes").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM episodes").fetchone() == (0,)
+        assert "accepted" not in {e["action"] for e in audit.entries(con)}
+    assert pending_ids(home) == [sid]
+
+    assert [r.success for r in run_intake(home)] == [True]
+    assert status_of(home) == {sid: "accepted"}
+
+
+@pytest.mark.slow
+def test_the_audit_log_records_every_decision_in_an_intact_chain(
+    home: Home,
+    write_csv: Callable[..., Path],
+    episode_rows: Callable[..., Rows],
+    tmp_path: Path,
+    run_cli: Callable[..., Any],
+) -> None:
+    """Tests that intake records validated, refused, accepted, superseded and duplicate_ignored
+    events with the file's sha256, that verify() (and `outcomes audit --verify`) finds the chain
+    intact, and that editing or deleting an entry makes verify() return its seq."""
+    rows = episode_rows()
+    first = submitted(home, write_csv("v1.csv", rows))
+    first_sha = file_sha256(home.inbox_item(first) / PAYLOAD)
+    keep = tmp_path / "copy-of-first"
+    shutil.copytree(home.inbox_item(first), keep)
+    tampered = submitted(home, write_csv("other.csv", episode_rows(3)), "episodes")
+    with (home.inbox_item(tampered) / PAYLOAD).open("ab") as fh:
+        fh.write(b"\0")
+    assert all(r.success for r in run_intake(home))
+
+    corrected = [dict(r) for r in rows]
+    corrected[0]["sessions"] = "40"
+    second = submitted(home, write_csv("v2.csv", corrected))
+    shutil.copytree(keep, home.inbox_item(first))  # the first file arrives again
+    assert all(r.success for r in run_intake(home))
+    intact = run_cli("audit", "--verify", "--home", home.root)
+    assert intact.exit_code == 0
+    assert "hash chain is intact" in intact.output
+
+    with vault(home) as con:
+        entries = audit.entries(con)
+        by_action: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            by_action.setdefault(entry["action"], []).append(entry)
+        assert set(by_action) == {
+            "validated",
+            "refused",
+            "accepted",
+            "superseded",
+            "duplicate_ignored",
+        }
+        sha = dict(con.execute("SELECT submission_id, sha256 FROM submissions").fetchall())
+        for action in ("validated", "refused", "accepted", "duplicate_ignored"):
+            for entry in by_action[action]:
+                assert entry["detail"]["sha256"] == sha[entry["subject"]]
+        assert [e["subject"] for e in by_action["refused"]] == [tampered]
+        assert [e["subject"] for e in by_action["superseded"]] == [first]
+        assert by_action["superseded"][0]["detail"]["superseded_by"] == second
+        assert [e["subject"] for e in by_action["duplicate_ignored"]] == [first]
+        assert sorted(e["subject"] for e in by_action["accepted"]) == sorted([first, second])
+        assert sha[first] == first_sha
+        assert audit.verify(con) is None
+
+        target = entries[2]["seq"]
+        con.execute("UPDATE audit_log SET subject = 'someone-else' WHERE seq = ?", [target])
+        assert audit.verify(con) == target
+        con.execute(
+            "UPDATE audit_log SET subject = ? WHERE seq = ?", [entries[2]["subject"], target]
+        )
+        assert audit.verify(con) is None
+        con.execute("DELETE FROM audit_log WHERE seq = ?", [target])
+        assert audit.verify(con) == target + 1
+    broken = run_cli("audit", "--verify", "--home", home.root)
+    assert broken.exit_code == 1
+    assert f"breaks at entry {target + 1}" in broken.output
+
+
+@pytest.mark.slow
+def test_intake_on_an_empty_inbox_does_nothing(
+    home: Home, episodes_csv: Path, run_cli: Callable[..., Any]
+) -> None:
+    """Tests that intake with nothing in the inbox starts no run, creates no vault, and after a
+    real intake changes neither the submissions nor the audit log."""
+    assert run_intake(home) == []
+    assert not home.vault_file.exists()
+    result = run_cli("intake", "--home", home.root)
+    assert result.exit_code == 0
+    assert "The inbox is empty" in result.output
+
+    submitted(home, episodes_csv)
+    assert all(r.success for r in run_intake(home))
+    before = (status_of(home), audit_entries(home))
+
+    assert run_intake(home) == []
+
+    assert (status_of(home), audit_entries(home)) == before
+
+
+def test_promote_without_staged_submissions_changes_nothing(home: Home) -> None:
+    """Tests that promote() with nothing staged makes nothing current and records nothing."""
+    with vault(home) as con:
+        assert promote(home, con) == []
+        assert audit.entries(con) == []

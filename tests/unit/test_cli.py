@@ -1,0 +1,78 @@
+"""The `outcomes` command line: every command has working help; usage errors exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+import pytest
+
+from pipelines.cli import main
+
+COMMANDS = sorted(main.commands)
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and sub-command, as the words that invoke it."""
+    paths = []
+    for name, command in sorted(group.commands.items()):
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, (*prefix, name))
+    return paths
+
+
+def test_the_command_line_registers_the_foundation_commands() -> None:
+    """Tests that the NGO and hub commands of the foundation are all registered."""
+    assert {"generate", "submit", "intake", "status", "audit", "ui", "demo"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("words", _command_paths(main), ids=" ".join)
+def test_every_command_has_help_that_exits_0(
+    words: tuple[str, ...], run_cli: Callable[..., Any]
+) -> None:
+    """Tests that `outcomes COMMAND --help` (and every sub-command's) prints its usage, exits 0."""
+    result = run_cli(*words, "--help")
+    assert result.exit_code == 0, result.output
+    assert f"Usage: main {' '.join(words)} [OPTIONS]" in result.output
+
+
+def test_the_top_level_help_lists_every_command(run_cli: Callable[..., Any]) -> None:
+    """Tests that `outcomes --help` exits 0 and lists every registered command."""
+    result = run_cli("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", [None, "submit", "intake"])
+def test_an_unknown_option_is_a_usage_error(
+    command: str | None, run_cli: Callable[..., Any]
+) -> None:
+    """Tests that an unknown option exits 2 and names the option."""
+    args = [command] if command else []
+    result = run_cli(*args, "--no-such-option")
+    assert result.exit_code == 2
+    assert "No such option '--no-such-option'" in result.output
+
+
+def test_submit_of_a_missing_file_is_a_usage_error(
+    run_cli: Callable[..., Any], tmp_path: Any
+) -> None:
+    """Tests that submitting a file that does not exist exits 2 and says there is no file."""
+    result = run_cli(
+        "submit",
+        tmp_path / "nope.csv",
+        "--ngo",
+        "ngo-0042",
+        "--period",
+        "2025-Q3",
+        "--dataset",
+        "episodes",
+        "--home",
+        tmp_path / "home",
+    )
+    assert result.exit_code == 2
+    assert "there is no file at" in result.output
+    assert not (tmp_path / "home").exists()
