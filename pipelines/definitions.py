@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets import intake, releases
+from pipelines.assets import intake, releases, site
 from pipelines.assets.resources import VAULT_TAGS, HubResource
 from pipelines.assets.sensors import inbox_sensor
 
@@ -14,9 +14,13 @@ intake_job = dg.define_asset_job(
 )
 release_job = dg.define_asset_job(
     "release",
-    selection=dg.AssetSelection.assets(releases.period_release, releases.published_release),
+    selection=dg.AssetSelection.assets(
+        releases.period_release, releases.published_release, site.funder_site
+    ),
     partitions_def=intake.periods,
-    description="Release a period with differential privacy, then rebuild the published zone.",
+    description=(
+        "Release a period with differential privacy, then rebuild the published zone and the site."
+    ),
     tags=VAULT_TAGS,
 )
 
@@ -26,6 +30,7 @@ defs = dg.Definitions(
         intake.accepted_submissions,
         releases.period_release,
         releases.published_release,
+        site.funder_site,
     ],
     asset_checks=[
         intake.staged_rows_meet_contract,

@@ -152,6 +152,21 @@ def _release(home: Home, quarter: Period) -> None:
     )
 
 
+def _site(home: Home) -> Path:
+    from dashboards import SiteError, build_site
+
+    try:
+        report = build_site(home.published_db, home.site)
+    except SiteError as exc:
+        raise HubFailure(str(exc)) from None
+    console.print(f"$ outcomes site --home {home.root}")
+    console.print(
+        f"Built {len(report.pages):,} pages and {report.downloads:,} CSV downloads in "
+        f"{report.seconds:.1f} s; no page needs the network."
+    )
+    return report.index
+
+
 @click.command()
 @click.option(
     "--period", default="2026-Q3", show_default=True, help="The quarter the sample sector reports."
@@ -164,7 +179,8 @@ def demo(period: str, home: Home) -> None:
     contract rules), submits every extract on the NGO side, takes the inbox
     through the Dagster intake job, shows what was accepted and refused, then
     releases the quarter with differential privacy and prints the headline
-    numbers with their 95% intervals and the budget spent.
+    numbers with their 95% intervals and the budget spent. Ends by building the
+    funder site and printing the path of its report card.
     """
     quarter = Period.parse(period)
     _fresh_home(home)
@@ -193,6 +209,9 @@ def demo(period: str, home: Home) -> None:
     _step("5. The steward previews accuracy, then releases the quarter with differential privacy")
     _release(home, quarter)
 
+    _step("6. The funder site is built from the published zone only")
+    site_index = _site(home)
+
     _step("Where things are")
     console.print(f"NGO reports:              {home.root / 'ngos' / '<ngo>' / 'reports'}")
     console.print(f"Hub quarantine + reports: {home.quarantine}")
@@ -200,3 +219,4 @@ def demo(period: str, home: Home) -> None:
     console.print(f"Published zone:           {home.published_db}")
     console.print(f"Exports (CSV, Parquet):   {home.exports}")
     console.print(f"Dagster UI:               make ui   (or: outcomes ui --home {home.root})")
+    console.print(f"Report card (open it):    {site_index}")

@@ -1,0 +1,298 @@
+"""NGO pages: one per NGO, its own released figures beside the pooled context, and an index of them.
+
+Each NGO sees its data come back to it: its headline numbers with their
+intervals, the same numbers for all NGOs together, its change in every domain,
+its clients and sessions by programme, and the privacy budget its figures spent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from typing import Any
+
+from dashboards import labels
+from dashboards.charts import (
+    Chart,
+    Downloads,
+    Row,
+    Table,
+    cell_row,
+    make_chart,
+    measure_chart,
+    rows_csv,
+)
+from dashboards.page import Page, Section, Tile, tile
+from dashboards.zone import Cell, Zone, neutralised
+from pipelines.standard.names import check_ngo_id
+
+HEADLINES = (
+    ("ngo_clients_total", "clients_total"),
+    ("ngo_sessions_total", "sessions_total"),
+    ("ngo_sessions_per_client", "sessions_per_client_overall"),
+    ("ngo_share_satisfied", "share_satisfied_overall"),
+    ("ngo_share_paired", "share_paired_overall"),
+    ("ngo_share_improved", "share_improved_overall"),
+)
+"""Each NGO measure with its pooled counterpart, as the release plan names them."""
+SHARES = ("ngo_share_satisfied", "ngo_share_paired", "ngo_share_improved")
+CHANGE = ("ngo_mean_change", "mean_change_by_domain")
+BUDGET_COLUMNS = (
+    "period",
+    "budget_rho",
+    "spent_rho",
+    "left_rho",
+    "budget_epsilon",
+    "spent_epsilon",
+)
+BUDGET_NAMES = (
+    "Period",
+    "Budget (\u03c1)",
+    "Spent (\u03c1)",
+    "Left (\u03c1)",
+    "Budget (\u03b5)",
+    "Spent (\u03b5)",
+)
+
+
+def ngo_file(ngo_id: str) -> str:
+    """The page's file name; an id that is not a valid NGO id never becomes a path."""
+    try:
+        return check_ngo_id(ngo_id)
+    except ValueError:
+        return "ngo-x" + hashlib.sha256(ngo_id.encode()).hexdigest()[:16]
+
+
+def ngo_href(ngo_id: str) -> str:
+    return f"ngos/{ngo_file(ngo_id)}.html"
+
+
+def _context_note(zone: Zone, pooled: str) -> str:
+    cell = zone.one(zone.pooled(pooled))
+    if cell is None:
+        return ""
+    unit = zone.measure(pooled).unit
+    if cell.withheld:
+        return "All NGOs: withheld."
+    return (
+        f"All NGOs: {labels.number(cell.value, unit)} "
+        f"({labels.plus_minus(cell.value, cell.low, cell.high, unit)})."
+    )
+
+
+def _tiles(zone: Zone, ngo_id: str) -> tuple[Tile, ...]:
+    out = []
+    for own, pooled in HEADLINES:
+        if own not in zone.measures:
+            continue
+        made = tile(
+            zone,
+            own,
+            zone.ngo(ngo_id, own),
+            zone.ngo(ngo_id, own, zone.previous) if zone.previous else None,
+        )
+        out.append(
+            Tile(
+                made.title,
+                made.value,
+                made.interval,
+                made.flag,
+                made.reason,
+                made.change,
+                made.target,
+                _context_note(zone, pooled) if pooled in zone.measures else made.note,
+            )
+        )
+    return tuple(out)
+
+
+def _beside(zone: Zone, downloads: Downloads, ngo_id: str, stem: str) -> list[Chart]:
+    charts = []
+    shares = [m for m in SHARES if m in zone.measures]
+    pooled_of = dict(HEADLINES)
+    if shares:
+        charts.append(
+            make_chart(
+                zone,
+                downloads,
+                id="shares",
+                download=f"{stem}/shares",
+                title="Shares: this NGO beside all NGOs",
+                caption="This NGO's shares next to the same shares across all NGOs, with 95% intervals.",
+                category_title="Measure",
+                categories=[zone.measure(m).title for m in shares],
+                series=[
+                    ("This NGO", [zone.one(zone.ngo(ngo_id, m)) for m in shares]),
+                    ("All NGOs", [zone.one(zone.pooled(pooled_of[m])) for m in shares]),
+                ],
+                unit="share",
+                value_title="Share of clients",
+                bars=False,
+                horizontal=True,
+                series_title="Who",
+            )
+        )
+    own, pooled = CHANGE
+    own_cells = zone.ngo(ngo_id, own)
+    pooled_cells = zone.pooled(pooled)
+    if own_cells or pooled_cells:
+        domains = labels.ordered(
+            "domain", {c.keys.get("domain", "") for c in (*own_cells, *pooled_cells)}
+        )
+        mine = {c.keys.get("domain", ""): c for c in own_cells}
+        everyone = {c.keys.get("domain", ""): c for c in pooled_cells}
+        unit = zone.measure(own).unit if own in zone.measures else zone.measure(pooled).unit
+        charts.append(
+            make_chart(
+                zone,
+                downloads,
+                id="mean-change",
+                download=f"{stem}/mean-change",
+                title="Mean change in score by domain: this NGO beside all NGOs",
+                caption="Average change between the first and the later assessment, in each domain.",
+                category_title="Outcome domain",
+                categories=[labels.value_label("domain", d) for d in domains],
+                series=[
+                    ("This NGO", [mine.get(d) for d in domains]),
+                    ("All NGOs", [everyone.get(d) for d in domains]),
+                ],
+                unit=unit,
+                value_title="Score points",
+                bars=False,
+                horizontal=True,
+                series_title="Who",
+            )
+        )
+    for measure, caption in (
+        ("ngo_clients_by_programme", "Distinct clients this NGO served in each programme."),
+        ("ngo_sessions_by_programme", "Sessions this NGO delivered in each programme."),
+    ):
+        made = measure_chart(
+            zone,
+            downloads,
+            id=measure,
+            download=f"{stem}/{measure}",
+            measure=measure,
+            cells=zone.ngo(ngo_id, measure),
+            category="programme",
+            caption=caption,
+        )
+        if made is not None:
+            charts.append(made)
+    return charts
+
+
+def _budget_rows(record: dict[str, Any]) -> Row:
+    return Row(
+        (
+            str(record["period"]),
+            *(labels.number(record[c], "rho") for c in BUDGET_COLUMNS[1:4]),
+            *(f"{record[c]:.2f}" for c in BUDGET_COLUMNS[4:]),
+        )
+    )
+
+
+def ngo_page(
+    zone: Zone,
+    downloads: Downloads,
+    ngo_id: str,
+    budgets: list[dict[str, Any]],
+    budget_csv: list[tuple[Any, ...]],
+) -> Page:
+    stem = f"ngos/{ngo_file(ngo_id)}"
+    sections = [
+        Section(
+            heading=f"Headline numbers, {zone.latest_label}",
+            id="headlines",
+            tiles=_tiles(zone, ngo_id),
+        ),
+        Section(
+            heading="Beside all NGOs",
+            id="beside",
+            charts=tuple(_beside(zone, downloads, ngo_id, stem)),
+        ),
+    ]
+    if len(zone.periods) > 1:
+        rows = []
+        shown: list[Cell] = []
+        for period in zone.periods:
+            for own, _pooled in HEADLINES:
+                cell = zone.one(zone.ngo(ngo_id, own, period))
+                if cell is None:
+                    continue
+                shown.append(cell)
+                info = zone.measure(own)
+                rows.append(cell_row((period, info.title), cell, info.unit))
+        table = Table(
+            "This NGO's headline numbers in every period",
+            ("Period", "Measure", "Value", "95% interval", "Reliability"),
+            tuple(rows),
+        )
+        sections.append(
+            Section(
+                heading="Across periods",
+                id="periods",
+                tables=((table, downloads.add(f"{stem}/periods", zone.csv_text(shown))),),
+            )
+        )
+    if budgets:
+        table = Table(
+            "Privacy budget set, spent and left in each period (exact)",
+            BUDGET_NAMES,
+            tuple(_budget_rows(r) for r in budgets),
+        )
+        csv = downloads.add(f"{stem}/budget", rows_csv(("ngo_id", *BUDGET_COLUMNS), budget_csv))
+        sections.append(
+            Section(
+                heading="Privacy budget",
+                id="budget",
+                intro=(
+                    "How much of this NGO's privacy budget its released figures have spent. "
+                    "These are exact bookkeeping numbers.",
+                ),
+                tables=((table, csv),),
+            )
+        )
+    return Page(
+        ngo_href(ngo_id),
+        f"NGO {ngo_id}",
+        "ngos",
+        intro=(
+            f"{ngo_id}'s own released figures for {zone.latest_label}, beside the same figures for all NGOs "
+            "together. Every number is differentially private and carries its 95% interval.",
+        ),
+        sections=tuple(sections),
+    )
+
+
+def pages(zone: Zone, downloads: Downloads) -> list[Page]:
+    ids = zone.ngo_ids
+    budgets: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    budget_csv: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    frame = zone.budgets.sort_values(["period", "ngo_id"])[["ngo_id", *BUDGET_COLUMNS]]
+    safe = neutralised(frame)
+    for record, row in zip(
+        frame.to_dict("records"), safe.itertuples(index=False, name=None), strict=True
+    ):
+        budgets[str(record["ngo_id"])].append(record)
+        budget_csv[str(record["ngo_id"])].append(row)
+    index = Page(
+        "ngos.html",
+        "NGOs",
+        "ngos",
+        intro=(
+            f"One page per NGO ({len(ids):,} in all): its own released figures beside the pooled "
+            "context, and the privacy budget they spent.",
+        ),
+        sections=(
+            Section(
+                heading="Every NGO",
+                id="all",
+                links=tuple((ngo_href(n), n, "") for n in ids),
+            ),
+        ),
+    )
+    return [
+        index,
+        *(ngo_page(zone, downloads, n, budgets.get(n, []), budget_csv.get(n, [])) for n in ids),
+    ]
