@@ -17,7 +17,6 @@ release_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         releases.period_release, releases.published_release, site.funder_site
     ),
-    partitions_def=intake.periods,
     description=(
         "Release a period with differential privacy, then rebuild the published zone and the site."
     ),

@@ -42,6 +42,8 @@ def prepare_dagster_home(home: Home) -> Path:
     if not config.exists():
         config.write_text(_DAGSTER_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(folder)
+    # Jobs run in this process resolve the hub resource from the environment, as under dagster dev.
+    os.environ["OUTCOMES_HOME"] = str(home.root)
     os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     return folder
@@ -53,19 +55,6 @@ def _instance(home: Home) -> Any:
     return dg.DagsterInstance.from_config(str(prepare_dagster_home(home)))
 
 
-def contiguous_blocks(keys: list[str], order: list[str], size: int) -> list[list[str]]:
-    """Split ``keys`` into runs of neighbours in partition ``order``, at most ``size`` each."""
-    position = {k: i for i, k in enumerate(order)}
-    blocks: list[list[str]] = []
-    for key in sorted(keys, key=position.__getitem__):
-        last = blocks[-1][-1] if blocks else None
-        if last is not None and position[key] == position[last] + 1 and len(blocks[-1]) < size:
-            blocks[-1].append(key)
-        else:
-            blocks.append([key])
-    return blocks
-
-
 @dataclass(frozen=True)
 class JobRun:
     run_id: str
@@ -74,36 +63,32 @@ class JobRun:
 
 
 def run_intake(home: Home, progress: Callable[[int, int], None] | None = None) -> list[JobRun]:
-    """Take every pending inbox submission through the intake job, in batched runs."""
-    from pipelines.assets.intake import submissions
-    from pipelines.assets.resources import HubResource
-    from pipelines.assets.sensors import MAX_SUBMISSIONS_PER_RUN, range_tags
+    """Take every pending inbox submission through the intake job, one batch per run."""
+    from pipelines.assets.intake import BATCHES, batch_key
+    from pipelines.assets.resources import VAULT_TAGS
+    from pipelines.assets.sensors import MAX_SUBMISSIONS_PER_RUN, intake_run_config
     from pipelines.definitions import defs
 
-    pending = pending_ids(home)
-    if not pending:
+    waiting = pending_ids(home)
+    if not waiting:
         return []
     instance = _instance(home)
-    known = set(instance.get_dynamic_partitions(submissions.name))
-    new = [sid for sid in pending if sid not in known]
-    if new:
-        instance.add_dynamic_partitions(submissions.name, new)
-    order = list(instance.get_dynamic_partitions(submissions.name))
-    job = defs.get_job_def("intake")
+    job = defs.resolve_job_def("intake")
     runs = []
-    done = 0
-    for block in contiguous_blocks(pending, order, MAX_SUBMISSIONS_PER_RUN):
+    for start in range(0, len(waiting), MAX_SUBMISSIONS_PER_RUN):
+        ids = waiting[start : start + MAX_SUBMISSIONS_PER_RUN]
+        key = batch_key(ids)
+        instance.add_dynamic_partitions(BATCHES, [key])
         result = job.execute_in_process(
-            run_config=QUIET,
+            run_config={**QUIET, **intake_run_config(ids)},
             instance=instance,
-            tags=range_tags(block[0], block[-1]),
-            resources={"hub": HubResource(home=str(home.root))},
+            partition_key=key,
+            tags=VAULT_TAGS,
             raise_on_error=False,
         )
-        runs.append(JobRun(result.run_id, result.success, tuple(block)))
-        done += len(block)
+        runs.append(JobRun(result.run_id, result.success, tuple(ids)))
         if progress:
-            progress(done, len(pending))
+            progress(min(start + len(ids), len(waiting)), len(waiting))
     return runs
 
 
@@ -122,17 +107,26 @@ def _failure_message(result: Any) -> str:
 
 
 def run_release(
-    home: Home, period: str, *, supersede: bool = False, requested_by: str = "outcomes release"
+    home: Home,
+    period: str,
+    *,
+    supersede: bool = False,
+    requested_by: str = "outcomes release",
+    build_site: bool = True,
 ) -> JobRun:
-    """Release one period through the same job the schedule runs; raise ``RuntimeError`` with its reason."""
+    """Release one period through the same job the schedule runs; raise ``RuntimeError`` with its reason.
+
+    ``build_site=False`` stops after the published zone (the benchmark times the site apart)."""
+    import dagster as dg
+
     from pipelines.assets.intake import PERIODS
-    from pipelines.assets.resources import VAULT_TAGS, HubResource
+    from pipelines.assets.resources import VAULT_TAGS
     from pipelines.definitions import defs
 
     instance = _instance(home)
     if period not in set(instance.get_dynamic_partitions(PERIODS)):
         instance.add_dynamic_partitions(PERIODS, [period])
-    result = defs.get_job_def("release").execute_in_process(
+    result = defs.resolve_job_def("release").execute_in_process(
         run_config={
             **QUIET,
             "ops": {
@@ -142,8 +136,10 @@ def run_release(
         instance=instance,
         partition_key=period,
         tags=VAULT_TAGS,
-        resources={"hub": HubResource(home=str(home.root))},
         raise_on_error=False,
+        asset_selection=None
+        if build_site
+        else [dg.AssetKey("period_release"), dg.AssetKey("published_release")],
     )
     if not result.success:
         raise RuntimeError(_failure_message(result))

@@ -1,45 +1,58 @@
-"""The inbox sensor: a new submission in the inbox starts an intake run."""
+"""The inbox sensor: new submissions in the inbox start an intake run, as one batch."""
 
 import dagster as dg
 
-from pipelines.assets.intake import SUBMISSIONS, submissions
+from pipelines.assets.intake import batch_key, batches
 from pipelines.assets.resources import VAULT_TAGS, HubResource
-from pipelines.hub.inbox import pending_ids
+from pipelines.hub.inbox import pending
 
-MAX_SUBMISSIONS_PER_RUN = 1000
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    """Tags that make one run cover the partitions from ``first`` to ``last``."""
-    return {
-        "dagster/asset_partition_range_start": first,
-        "dagster/asset_partition_range_end": last,
-        **VAULT_TAGS,
-    }
+MAX_SUBMISSIONS_PER_RUN = 5000
 
 
-def batches(keys: list[str], size: int = MAX_SUBMISSIONS_PER_RUN) -> list[list[str]]:
-    return [keys[i : i + size] for i in range(0, len(keys), size)]
+def intake_run_config(submission_ids: list[str]) -> dict[str, object]:
+    config = {"config": {"submissions": submission_ids}}
+    return {"ops": {"validated_submissions": config, "accepted_submissions": config}}
+
+
+def _mark(cursor: str | None) -> tuple[int, str]:
+    if not cursor:
+        return (0, "")
+    mark, _, name = cursor.partition("|")
+    return (int(mark), name)
 
 
 @dg.sensor(
     job_name="intake",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts an intake run for new complete submissions in the hub's inbox.",
+    description="Starts an intake run for the submissions that arrived in the hub's inbox since it last looked.",
 )
 def inbox_sensor(
     context: dg.SensorEvaluationContext, hub: HubResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """One run per batch of up to a thousand new submissions, each a new partition."""
-    known = set(context.instance.get_dynamic_partitions(SUBMISSIONS))
-    new = [sid for sid in pending_ids(hub.layout()) if sid not in known]
+    """One run (one batch partition) per tick with new submissions, up to 5,000 per run.
+
+    The cursor is the arrival mark of the newest submission already batched. A
+    batch whose run fails stays in the inbox: re-execute the run, or take the
+    inbox in with `outcomes intake`.
+    """
+    after = _mark(context.cursor)
+    new = [(mark, sid) for mark, sid in pending(hub.layout()) if (mark, sid) > after]
     if not new:
         return dg.SkipReason("no new submissions in the inbox")
+    requests, keys = [], []
+    for start in range(0, len(new), MAX_SUBMISSIONS_PER_RUN):
+        ids = [sid for _, sid in new[start : start + MAX_SUBMISSIONS_PER_RUN]]
+        key = batch_key(ids)
+        keys.append(key)
+        requests.append(
+            dg.RunRequest(
+                run_key=key, partition_key=key, run_config=intake_run_config(ids), tags=VAULT_TAGS
+            )
+        )
+    last_mark, last_id = new[-1]
     return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(run_key=f"intake:{b[0]}..{b[-1]}", tags=range_tags(b[0], b[-1]))
-            for b in batches(new)
-        ],
-        dynamic_partitions_requests=[submissions.build_add_request(new)],
+        run_requests=requests,
+        dynamic_partitions_requests=[batches.build_add_request(keys)],
+        cursor=f"{last_mark}|{last_id}",
     )

@@ -74,8 +74,12 @@ class InboxItem:
         return date.fromisoformat(str(self.manifest["submitted_on"]))
 
 
-def pending_ids(home: Home) -> list[str]:
-    """Submission ids with a complete folder in the inbox (manifest written last), in arrival order."""
+def pending(home: Home) -> list[tuple[int, str]]:
+    """(arrival mark, submission id) of every complete folder in the inbox, oldest first.
+
+    The mark is the folder's modification time in nanoseconds: the hand-over
+    renames a finished folder into place, so it is when the submission arrived.
+    """
     if not home.inbox.is_dir():
         return []
     found = []
@@ -87,7 +91,12 @@ def pending_ids(home: Home) -> list[str]:
         except ValueError:
             continue  # not ours; never act on a name we did not make
         found.append((folder.stat().st_mtime_ns, folder.name))
-    return [name for _, name in sorted(found)]
+    return sorted(found)
+
+
+def pending_ids(home: Home) -> list[str]:
+    """Submission ids with a complete folder in the inbox, in arrival order."""
+    return [name for _, name in pending(home)]
 
 
 def load_item(home: Home, sid: str) -> InboxItem:

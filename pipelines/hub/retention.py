@@ -51,9 +51,8 @@ def purge(
     results = []
     for period in due:
         counts = con.execute(
-            "SELECT (SELECT count(*) FROM episodes WHERE period = $p) + (SELECT count(*) FROM assessments "
-            "WHERE period = $p) + (SELECT count(*) FROM staged_episodes WHERE period = $p) + "
-            "(SELECT count(*) FROM staged_assessments WHERE period = $p)",
+            "SELECT (SELECT count(*) FROM episodes WHERE period = $p) + "
+            "(SELECT count(*) FROM assessments WHERE period = $p)",
             {"p": period},
         ).fetchone()
         rows = int(counts[0]) if counts else 0
@@ -70,7 +69,7 @@ def purge(
                 payload.unlink()
                 removed += 1
         con.execute("BEGIN")
-        for table in ("episodes", "assessments", "staged_episodes", "staged_assessments"):
+        for table in ("episodes", "assessments"):
             con.execute(f"DELETE FROM {table} WHERE period = ?", [period])
         purged = con.execute(
             "UPDATE submissions SET status = 'purged', decided_at = ? WHERE period = ? "

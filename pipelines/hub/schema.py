@@ -1,10 +1,10 @@
 """Tables of the vault. Row tables are generated from the contracts; nothing is typed twice.
 
-``episodes`` and ``assessments`` keep every accepted submission, superseded
-ones included (the archive), tagged with their submission. ``current_*``
-views show only the rows of each NGO-period's current submission, which is
-all a release ever reads. ``staged_*`` tables hold rows that passed
-validation but have not yet passed the hub's blocking checks.
+``episodes`` and ``assessments`` keep the rows of every submission that passed
+validation, tagged with their submission: current ones, superseded ones (the
+archive) and staged ones (passed validation, waiting for the hub's blocking
+check). ``current_*`` views show only the rows of each NGO-period's current
+submission, which is all a release ever reads.
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ def _version_1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_STATE)
     for dataset, contract in load_contracts().items():
         _create_rows(con, dataset, contract)
-        _create_rows(con, f"staged_{dataset}", contract)
         con.execute(
             f"CREATE OR REPLACE VIEW current_{dataset} AS SELECT r.* FROM {dataset} r "
             "JOIN submissions s USING (submission_id) WHERE s.status = 'accepted'"

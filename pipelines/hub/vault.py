@@ -109,6 +109,7 @@ class Vault:
     home: Home
     key: Secret
     busy_timeout_s: float = 120.0
+    memory_limit: str = "768MB"
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -122,6 +123,8 @@ class Vault:
         try:
             con.execute(f"LOAD '{_crypto_extension()}'")
             con.execute("SET temp_file_encryption = true")
+            # DuckDB's share of a hub process's memory; it spills (encrypted) beyond this.
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
             self._attach(con)
             con.execute("USE vault")
             self.home.vault_file.chmod(0o600)

@@ -42,6 +42,7 @@ def _measurement(scale: float) -> Any:
     return space >> dp.m.then_gaussian(scale=scale)
 
 
+@functools.lru_cache(maxsize=65536)
 def calibrate(l2_sensitivity: float, rho: float) -> Calibration:
     """The smallest scale (to float precision) whose OpenDP privacy map stays within ``rho``."""
     if not (math.isfinite(rho) and rho > 0):

@@ -243,7 +243,7 @@ def test_raw_client_references_crafted_into_the_inbox_are_refused(
     with vault(home) as con:
         (verdict,) = validate_and_stage(home, con, [load_item(home, sid)])
         assert staged_violations(con) == {}
-        assert con.execute("SELECT count(*) FROM staged_episodes").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM episodes").fetchone() == (0,)
 
     assert verdict.status == "refused"
     rules = {f.rule: f for f in verdict.findings}
@@ -265,7 +265,7 @@ def test_nhi_numbers_crafted_into_the_inbox_are_refused_and_their_file_deleted(
 
     with vault(home) as con:
         (verdict,) = validate_and_stage(home, con, [load_item(home, sid)])
-        kept = con.execute("SELECT count(*) FROM staged_episodes").fetchone()
+        kept = con.execute("SELECT count(*) FROM episodes").fetchone()
         logged = json.dumps([e["detail"] for e in audit.entries(con)])
 
     assert verdict.status == "refused"
@@ -318,18 +318,18 @@ def test_the_blocking_check_names_a_rule_broken_in_the_staged_rows(
     home: Home, episodes_csv: Path
 ) -> None:
     """Tests that staged_violations finds nothing in good staged rows and names the rule (with
-    its row count) when a staged row is corrupted directly in SQL, and that promote would
-    otherwise make them current."""
+    its row count) when a staged row is corrupted directly in SQL (staged rows live in the row
+    tables, kept out of releases by their submission's status)."""
     sid = submitted(home, episodes_csv)
     with vault(home) as con:
         (verdict,) = validate_and_stage(home, con, [load_item(home, sid)])
         assert verdict.status == "staged"
         assert staged_violations(con) == {}
-        con.execute("UPDATE staged_episodes SET sessions = 5000 WHERE source_row = 3")
+        con.execute("UPDATE episodes SET sessions = 5000 WHERE source_row = 3")
         assert staged_violations(con) == {"episodes: sessions.range": 1}
-        con.execute("UPDATE staged_episodes SET sessions = 1, programme = 'knitting'")
+        con.execute("UPDATE episodes SET sessions = 1, programme = 'knitting'")
         assert staged_violations(con) == {"episodes: programme.accepted_values": 4}
-        con.execute("UPDATE staged_episodes SET programme = NULL")
+        con.execute("UPDATE episodes SET programme = NULL")
         assert staged_violations(con) == {"episodes: programme.required": 4}
 
 
@@ -345,7 +345,8 @@ def test_a_failed_blocking_check_stops_the_run_and_promotes_nothing(
 
     def stage_a_bad_row(con: duckdb.DuckDBPyConnection, contract: Any, items: Any) -> None:
         real_stage(con, contract, items)
-        con.execute(f"UPDATE staged_{contract.dataset} SET sessions = 5000")
+        ids = ", ".join(f"'{i.submission_id}'" for i in items)
+        con.execute(f"UPDATE {contract.dataset} SET sessions = 5000 WHERE submission_id IN ({ids})")
 
     with monkeypatch.context() as patched:
         patched.setattr(hub_intake, "_stage", stage_a_bad_row)
@@ -355,7 +356,11 @@ def test_a_failed_blocking_check_stops_the_run_and_promotes_nothing(
     assert status_of(home) == {sid: "staged"}
     with vault(home) as con:
         assert con.execute("SELECT count(*) FROM current_episodes").fetchone() == (0,)
-        assert con.execute("SELECT count(*) FROM episodes").fetchone() == (0,)
+        staged_only = con.execute(
+            "SELECT count(*) FROM episodes JOIN submissions USING (submission_id) "
+            "WHERE status <> 'staged'"
+        ).fetchone()
+        assert staged_only == (0,)
         assert "accepted" not in {e["action"] for e in audit.entries(con)}
     assert pending_ids(home) == [sid]
 

@@ -1,0 +1,1 @@
+"""The national-quarter benchmark (`make bench`); see bench/run.py."""

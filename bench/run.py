@@ -1,0 +1,343 @@
+"""``make bench``: a national quarter from inbox to published site, against the no-privacy floor.
+
+1. Generates a national quarter (2,000 NGOs) with ``outcomes generate`` and
+   submits every extract on the NGO side with the real ``submit`` (two worker
+   processes); both are cached under ``bench/data/`` per seed and reused.
+2. Times, each in its own process so its peak memory is its own: an NGO-side
+   ``outcomes submit`` of a typical (~1,000 episodes) and of the largest
+   extract, as a coordinator would type it; hub intake of every submission;
+   the release; the site build; the whole hub path; and the floor (DuckDB
+   alone on the same sanitised files, same SQL rules, same group-bys).
+   Stages under a minute are run three times and the median is reported.
+3. Prints one table and writes ``bench/results.json``.
+
+Targets (checked here, never in unit tests): whole hub path at most 5x the
+floor and under 180 s; a typical NGO submission under 2 s and the largest
+under 10 s; every stage under 2 GiB peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results.json"
+PERIOD = "2026-Q3"
+TARGETS = {
+    "hub_vs_floor": 5.0,
+    "hub_seconds": 180.0,
+    "typical_submit_seconds": 2.0,
+    "largest_submit_seconds": 10.0,
+    "peak_rss_mib": 2048.0,
+}
+ENV = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "DAGSTER_DISABLE_TELEMETRY": "1"}
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB of it and its children, stdout)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def _repeat(name: str, prepare: Any, cmd_for: Any, quick: bool) -> dict[str, Any]:
+    """Run a stage (three times if it takes under a minute); report the median and the peak RSS."""
+    times, peaks = [], []
+    for attempt in range(3):
+        target = prepare()
+        wall, peak, _ = _measure(cmd_for(target))
+        times.append(wall)
+        peaks.append(peak)
+        print(f"  {name}: run {attempt + 1} {wall:.1f} s, peak {peak:.0f} MiB", flush=True)
+        if wall >= 60 or quick:
+            break
+    return {
+        "stage": name,
+        "seconds": statistics.median(times),
+        "runs": times,
+        "peak_rss_mib": max(peaks),
+    }
+
+
+def _submit_ngo(args: tuple[str, str, str]) -> list[str]:
+    """Worker: submit one NGO's extracts (episodes first) into the template home."""
+    from pipelines.home import Home
+    from pipelines.ngo.submit import submit
+    from pipelines.standard.periods import Period
+
+    home, ngo_id, folder = args
+    statuses = []
+    for dataset in ("episodes", "assessments"):
+        path = next(Path(folder).glob(f"{dataset}.*"))
+        outcome = submit(
+            path,
+            home=Home(Path(home)),
+            ngo_id=ngo_id,
+            period=Period.parse(PERIOD),
+            dataset=dataset,
+            today=date(2026, 11, 21),
+        )
+        statuses.append(outcome.status)
+    return statuses
+
+
+def _setup(seed: int, ngos: int) -> tuple[Path, Path]:
+    """Generate and submit the national quarter once per seed; return (extracts, template home)."""
+    base = DATA / f"seed-{seed}-ngos-{ngos}"
+    extracts, template = base / "extracts", base / "submitted"
+    if not (extracts / ".complete").exists():
+        shutil.rmtree(extracts, ignore_errors=True)
+        print(f"Generating a national quarter ({ngos} NGOs, seed {seed}) …", flush=True)
+        subprocess.run(
+            [
+                _bin("outcomes"),
+                "generate",
+                "--ngos",
+                str(ngos),
+                "--period",
+                PERIOD,
+                "--seed",
+                str(seed),
+                "--out",
+                str(extracts),
+            ],
+            check=True,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+        )
+        (extracts / ".complete").write_text("ok\n")
+    if not (template / ".complete").exists():
+        shutil.rmtree(template, ignore_errors=True)
+        folders = sorted(p for p in extracts.iterdir() if p.is_dir())
+        print(
+            f"Submitting {2 * len(folders)} extracts on the NGO side (2 processes, once per seed) …",
+            flush=True,
+        )
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            results = list(
+                pool.map(
+                    _submit_ngo, [(str(template), f.name, str(f)) for f in folders], chunksize=8
+                )
+            )
+        refused = sum(s != "accepted" for r in results for s in r)
+        if refused:
+            raise SystemExit(
+                f"{refused} sample extracts were refused; the generator and the contracts disagree"
+            )
+        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+        (template / ".complete").write_text("ok\n")
+    return extracts, template
+
+
+def _fresh(template: Path, work: Path, name: str) -> Path:
+    target = work / name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(template, target, symlinks=True)
+    return target
+
+
+def _extract_sizes(extracts: Path) -> tuple[Path, Path, dict[str, int]]:
+    """The typical extract (episodes closest to 1,000 rows) and the largest one."""
+    rows = {}
+    for folder in sorted(p for p in extracts.iterdir() if p.is_dir()):
+        path = folder / "episodes.csv"
+        if path.exists():
+            with path.open("rb") as fh:
+                rows[folder.name] = sum(1 for _ in fh) - 1
+    typical = min(rows, key=lambda n: abs(rows[n] - 1000))
+    largest = max(rows, key=rows.__getitem__)
+    return (
+        extracts / typical / "episodes.csv",
+        extracts / largest / "episodes.csv",
+        {"typical_rows": rows[typical], "largest_rows": rows[largest]},
+    )
+
+
+def _sector(template: Path) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    counts = {"submissions": 0, "episodes": 0, "assessments": 0}
+    for folder in (template / "inbox").iterdir():
+        if folder.name.startswith("."):
+            continue
+        counts["submissions"] += 1
+        dataset = folder.name.split(".")[2]
+        counts[dataset] += pq.ParquetFile(folder / "data.parquet").metadata.num_rows
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--ngos", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="one run per stage")
+    args = parser.parse_args()
+    extracts, template = _setup(args.seed, args.ngos)
+    work = DATA / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    typical, largest, sizes = _extract_sizes(extracts)
+    stages: list[dict[str, Any]] = []
+
+    def submit_cmd(path: Path) -> Any:
+        return lambda home: [
+            _bin("outcomes"),
+            "submit",
+            str(path),
+            "--ngo",
+            path.parent.name,
+            "--period",
+            PERIOD,
+            "--dataset",
+            "episodes",
+            "--home",
+            str(home),
+        ]
+
+    print("Timing …", flush=True)
+    stages.append(
+        _repeat(
+            "NGO submit, typical extract",
+            lambda: _fresh_empty(work, "submit"),
+            submit_cmd(typical),
+            args.quick,
+        )
+    )
+    stages.append(
+        _repeat(
+            "NGO submit, largest extract",
+            lambda: _fresh_empty(work, "submit"),
+            submit_cmd(largest),
+            args.quick,
+        )
+    )
+    python = sys.executable
+    stages.append(
+        _repeat(
+            "floor: DuckDB alone (read, SQL rules, group-bys)",
+            lambda: template / "inbox",
+            lambda inbox: [python, "-m", "bench.stages", "floor", "--inbox", str(inbox)],
+            args.quick,
+        )
+    )
+    stages.append(
+        _repeat(
+            "hub intake (every submission, validation included)",
+            lambda: _fresh(template, work, "intake"),
+            lambda home: [python, "-m", "bench.stages", "intake", "--home", str(home)],
+            args.quick,
+        )
+    )
+    after_intake = work / "intake"
+    stages.append(
+        _repeat(
+            "release (bounding, OpenDP, ledger, publish)",
+            lambda: _fresh(after_intake, work, "release"),
+            lambda home: [python, "-m", "bench.stages", "release", "--home", str(home)],
+            args.quick,
+        )
+    )
+    after_release = work / "release"
+    stages.append(
+        _repeat(
+            "site build",
+            lambda: after_release,
+            lambda home: [_bin("outcomes"), "site", "--home", str(home)],
+            args.quick,
+        )
+    )
+    stages.append(
+        _repeat(
+            "whole hub path (intake + release + site)",
+            lambda: _fresh(template, work, "hub"),
+            lambda home: [python, "-m", "bench.stages", "hub", "--home", str(home)],
+            args.quick,
+        )
+    )
+    floor = next(s["seconds"] for s in stages if s["stage"].startswith("floor"))
+    for s in stages:
+        s["ratio_to_floor"] = s["seconds"] / floor
+    hub = stages[-1]
+    checks = {
+        "whole hub path <= 5x floor": hub["ratio_to_floor"] <= TARGETS["hub_vs_floor"],
+        "whole hub path < 180 s": hub["seconds"] < TARGETS["hub_seconds"],
+        "typical NGO submit < 2 s": stages[0]["seconds"] < TARGETS["typical_submit_seconds"],
+        "largest NGO submit < 10 s": stages[1]["seconds"] < TARGETS["largest_submit_seconds"],
+        "every stage < 2 GiB": all(s["peak_rss_mib"] < TARGETS["peak_rss_mib"] for s in stages),
+    }
+    results = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "sector": {
+            "ngos": args.ngos,
+            "seed": args.seed,
+            "period": PERIOD,
+            **_sector(template),
+            **sizes,
+        },
+        "stages": stages,
+        "targets": {name: bool(ok) for name, ok in checks.items()},
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    _print(results)
+
+
+def _fresh_empty(work: Path, name: str) -> Path:
+    target = work / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    return target
+
+
+def _print(results: dict[str, Any]) -> None:
+    sector = results["sector"]
+    print(
+        f"\nNational quarter: {sector['ngos']:,} NGOs, {sector['submissions']:,} submissions, "
+        f"{sector['episodes']:,} episodes, {sector['assessments']:,} assessment rows "
+        f"(typical extract {sector['typical_rows']:,} episodes, largest {sector['largest_rows']:,})\n"
+    )
+    print(f"{'stage':58s} {'wall s':>8s} {'peak RSS MiB':>13s} {'x floor':>8s}")
+    for s in results["stages"]:
+        print(
+            f"{s['stage']:58s} {s['seconds']:8.1f} {s['peak_rss_mib']:13.0f} {s['ratio_to_floor']:8.2f}"
+        )
+    print()
+    for name, ok in results["targets"].items():
+        print(f"  [{'met' if ok else 'MISSED'}] {name}")
+    print(f"\nWritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
