@@ -208,17 +208,26 @@ def budget_plan(
         table.add_column("rho needed", justify="right")
         table.add_column("epsilon", justify="right")
         for r in frame.itertuples():
-            needed = "beyond reach" if not math.isfinite(r.rho_needed) else f"{r.rho_needed:.3g}"
+            needed = "beyond reach" if not math.isfinite(r.rho_needed) else _up(r.rho_needed)
             eps = "" if not math.isfinite(r.epsilon_needed) else f"{r.epsilon_needed:.2f}"
             flag = "" if r.within_max_rho else " (above max_rho)"
             table.add_row(r.measure, r.scope, r.unit, needed + flag, eps)
     console.print(table)
 
 
+def _up(rho: float, digits: int = 3) -> str:
+    """``rho`` to ``digits`` significant figures, rounded up: a budget shown as enough is enough."""
+    step = 10.0 ** (math.floor(math.log10(rho)) - digits + 1)
+    return f"{math.ceil(rho / step) * step:.{digits}g}"
+
+
 def releasable_periods(home: Home) -> list[str]:
     """Periods with accepted submissions whose window has closed and that have no current release,
     or whose release waits for parts that governance has since approved."""
+    from pipelines.hub.ledger import approvals_in_force
+
     plan = _plan()
+    planned = {c for m in plan.measures for c in plan.components(m)}
     with open_hub_vault(home).connect() as con:
         periods = [
             p
@@ -226,17 +235,29 @@ def releasable_periods(home: Home) -> list[str]:
                 "SELECT DISTINCT period FROM submissions WHERE status = 'accepted' ORDER BY 1"
             ).fetchall()
         ]
-        released = {
-            p
-            for (p,) in con.execute(
-                "SELECT period FROM releases WHERE status = 'current'"
+        released = dict(
+            con.execute(
+                "SELECT period, release_id FROM releases WHERE status = 'current'"
             ).fetchall()
-        }
+        )
+        waiting = set()
+        for period, release_id in released.items():
+            approved = {f"governed:{d}={v}" for d, v in approvals_in_force(con, period)}
+            done = {
+                c
+                for (c,) in con.execute(
+                    "SELECT DISTINCT component FROM release_parts WHERE release_id = ?",
+                    [release_id],
+                ).fetchall()
+            }
+            if (approved & planned) - done:
+                waiting.add(period)
     today = date.today()
     return [
         p
         for p in periods
-        if p not in released and Period.parse(p).window_closes(plan.window_days) <= today
+        if (p not in released or p in waiting)
+        and Period.parse(p).window_closes(plan.window_days) <= today
     ]
 
 

@@ -196,18 +196,50 @@ def check_budget(
     )
 
 
-def _component_mask(
-    frame: pd.DataFrame, plan: ReleasePlan, measure: Measure, component: str
-) -> pd.Series:
-    if component == "all":
-        return pd.Series(True, index=frame.index)
-    if component == "open":
-        mask = pd.Series(True, index=frame.index)
-        for dim in plan.governed_dimensions(measure):
-            mask &= ~frame[dim].isin(plan.governed[dim])
-        return mask
-    dim, value = component.removeprefix("governed:").split("=", 1)
-    return frame[dim] == value
+def allotment(
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    budget: Mapping[str, float],
+    release_id: str | None,
+) -> dict[str, float]:
+    """What a release (and its addenda) is calibrated on: each NGO's budget less what the
+    period's *other* releases spent. The first release of a period gets the whole budget; a
+    superseding one gets what is left, so raising a budget by R lets a new release spend R.
+    Refused, before any mechanism, when an NGO has nothing left."""
+    used = dict(
+        con.execute(
+            "SELECT ngo_id, sum(rho) FROM spends WHERE period = ? AND release_id <> ? "
+            "GROUP BY ngo_id",
+            [period, release_id or ""],
+        ).fetchall()
+    )
+    left = {n: b - float(used.get(n, 0.0)) for n, b in budget.items()}
+    empty = sorted(n for n, v in left.items() if v <= budget[n] * TOLERANCE)
+    if empty:
+        lines = [
+            f"  {n}: budget rho {budget[n]:.4g}, already spent {float(used.get(n, 0.0)):.4g}, "
+            "left 0, this release asks for budget beyond that (it spends what is left)"
+            for n in empty[:10]
+        ]
+        more = f"\n  … and {len(empty) - 10} more" if len(empty) > 10 else ""
+        raise ReleaseError(
+            f"The release of {period} is refused and nothing was spent: {len(empty)} NGO(s) "
+            f"have spent their whole budget for {period} on earlier releases.\n"
+            + "\n".join(lines)
+            + more
+            + f"\nRaise their budgets by what the new release may spend with "
+            f"`outcomes budget set --ngo ID --period {period} --rho R` (or --default)."
+        )
+    return left
+
+
+def _components(frame: pd.DataFrame, plan: ReleasePlan, measure: Measure) -> pd.Series:
+    """Each cell's release component: ``all``, ``open`` or ``governed:<dimension>=<value>``."""
+    labels = pd.Series("all" if plan.components(measure) == ("all",) else "open", index=frame.index)
+    for dim in plan.governed_dimensions(measure):
+        for value in plan.governed[dim]:
+            labels = labels.mask(frame[dim] == value, f"governed:{dim}={value}")
+    return labels
 
 
 def compute(
@@ -217,47 +249,48 @@ def compute(
     parts: list[Part],
     contributing: Mapping[str, list[str]],
 ) -> pd.DataFrame:
-    """Bound, aggregate exactly and add noise: the noisy cells of every part (held in memory only)."""
+    """Bound, aggregate exactly and add noise: the noisy cells of every part (held in memory only).
+
+    Vectorised per measure: each cell is tagged with its part, and cells whose
+    parts share a noise scale are noised in one OpenDP call (independent noise
+    per cell either way), so ten thousand per-NGO parts cost no more than a few.
+    """
     bound(con, plan, period)
-    vectors: dict[str, pd.DataFrame] = {}
     by_measure: dict[str, list[Part]] = defaultdict(list)
     for part in parts:
         by_measure[part.measure.id].append(part)
+    frames = []
     for measure_parts in by_measure.values():
         measure = measure_parts[0].measure
         ngos = contributing[measure.statistic.dataset] if measure.scope == "ngo" else None
         exact = exact_cells(con, plan, measure, ngos)
         if ngos is None:
             exact.insert(0, "ngo_id", None)
-        groups = (
-            dict(tuple(exact.groupby("ngo_id", sort=False))) if ngos is not None else {None: exact}
-        )
-        for part in measure_parts:
-            rows = groups[part.ngo_id]
-            vectors[part.part_id] = rows[_component_mask(rows, plan, measure, part.component)]
-    # Parts with the same scale are noised in one OpenDP call: identical independent noise per cell.
-    by_scale: dict[float, list[Part]] = defaultdict(list)
-    for part in parts:
-        by_scale[part.calibration.scale].append(part)
-    noisy_frames = []
-    for scale, scale_parts in by_scale.items():
-        values = np.concatenate([vectors[p.part_id]["value"].to_numpy() for p in scale_parts])
-        noisy = np.asarray(add_noise(values.tolist(), scale), dtype=np.int64)
-        offset = 0
-        for part in scale_parts:
-            frame = vectors[part.part_id]
-            n = len(frame)
-            noisy_frames.append(
-                frame.drop(columns=["value"]).assign(
-                    raw_value=noisy[offset : offset + n],
-                    noise_scale=scale,
-                    rho=part.calibration.rho,
-                    measure=part.measure.id,
-                    part_id=part.part_id,
-                )
+        owner = exact["ngo_id"].astype(object).where(exact["ngo_id"].notna(), "pooled").astype(str)
+        part_ids = measure.id + ":" + _components(exact, plan, measure) + ":" + owner
+        wanted = {p.part_id: p for p in measure_parts}
+        keep = part_ids.isin(wanted).to_numpy()
+        exact, part_ids = exact[keep], part_ids[keep]
+        frames.append(
+            exact.assign(
+                part_id=part_ids.to_numpy(),
+                measure=measure.id,
+                noise_scale=part_ids.map(
+                    {k: p.calibration.scale for k, p in wanted.items()}
+                ).to_numpy(float),
+                rho=part_ids.map({k: p.calibration.rho for k, p in wanted.items()}).to_numpy(float),
             )
-            offset += n
-    cells = pd.concat(noisy_frames, ignore_index=True) if noisy_frames else pd.DataFrame()
+        )
+    cells = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["ngo_id", "value", "part_id", "measure", "noise_scale", "rho"])
+    )
+    raw = np.zeros(len(cells), dtype=np.int64)
+    values = cells["value"].to_numpy(dtype=np.int64)
+    for scale, rows in cells.groupby("noise_scale", sort=False).indices.items():
+        raw[rows] = add_noise(values[rows].tolist(), float(scale))
+    cells = cells.drop(columns=["value"]).assign(raw_value=raw)
     for dim in plan.published_dimensions:
         if dim not in cells.columns:
             cells[dim] = None
@@ -265,16 +298,23 @@ def compute(
 
 
 def dry_run(
-    plan: ReleasePlan, period: str, parts: list[Part], contributing: Mapping[str, list[str]]
+    plan: ReleasePlan,
+    period: str,
+    parts: list[Part],
+    contributing: Mapping[str, list[str]],
+    approved: frozenset[tuple[str, str]] = frozenset(),
 ) -> None:
-    """Run the whole plan on empty tables of the vault's schema; raise :class:`ReleaseError` on any fault."""
+    """Run the whole plan on empty tables of the vault's schema; raise :class:`ReleaseError` on any fault.
+
+    Publication is dry-run with the approvals in force, as the real one will be: an addendum
+    holds only Māori-data cells, which would all be hidden without them."""
     try:
         with duckdb.connect(":memory:") as empty:
             for dataset, contract in load_contracts().items():
                 columns = ", ".join(f'"{n}" {t}' for n, t in row_columns(contract))
                 empty.execute(f"CREATE TABLE current_{dataset} ({columns})")
             cells = compute(empty, plan, period, parts, contributing)
-            publish_cells(cells, plan, ngos_by_measure(parts, contributing), frozenset())
+            publish_cells(cells, plan, ngos_by_measure(parts, contributing), approved)
     except Exception as exc:
         raise ReleaseError(
             f"The release of {period} stopped in its dry run on empty data, before touching the vault; "
@@ -316,6 +356,7 @@ def _commit(
     previous: str | None,
 ) -> None:
     now = datetime.now(UTC)
+    per_part = cells["part_id"].value_counts()
     part_rows = pd.DataFrame(
         [
             {
@@ -328,7 +369,7 @@ def _commit(
                 "rho": p.calibration.rho,
                 "l2_sensitivity": p.calibration.l2_sensitivity,
                 "noise_scale": p.calibration.scale,
-                "cells": int((cells["part_id"] == p.part_id).sum()),
+                "cells": int(per_part.get(p.part_id, 0)),
                 "computed_at": now,
             }
             for p in parts
@@ -425,7 +466,8 @@ def release_period(
                 "SELECT part_id FROM release_parts WHERE release_id = ?", [release_id]
             ).fetchall()
         )
-        parts, pending = plan_parts(plan, contributing, budget, approved, done)
+        base = allotment(con, period, budget, release_id)
+        parts, pending = plan_parts(plan, contributing, base, approved, done)
         parts = [p for p in parts if p.component.startswith("governed:")]
         if not parts:
             return ReleaseOutcome(release_id, period, "stored", pending_approval=tuple(pending))
@@ -437,10 +479,12 @@ def release_period(
         version = int(row[0] if row else 0) + 1
         release_id = f"{period}-r{version}"
         previous = str(current["release_id"]) if current else None
-        parts, pending = plan_parts(plan, contributing, budget, approved)
+        parts, pending = plan_parts(
+            plan, contributing, allotment(con, period, budget, None), approved
+        )
         status = "new"
     check_budget(con, plan, period, parts)
-    dry_run(plan, period, parts, contributing)
+    dry_run(plan, period, parts, contributing, approved)
     cells = compute(con, plan, period, parts, contributing)
     _crashpoint("after-noise")
     _commit(

@@ -3,7 +3,7 @@
 - A count or sum carries OpenDP's exact discrete-Gaussian half-width around
   its noisy value; the value is then clamped at zero and the interval clipped
   to zero (neither costs privacy nor lowers coverage: the truth is never
-  negative).
+  negative). A total change in scores can truly be negative and is not clamped.
 - A sum of released cells (a rollup) carries a normal-approximation interval
   with the summed variance.
 - A ratio (a share, a mean) uses Fieller's method: the set of ratios r for

@@ -38,18 +38,22 @@ def _text_keys(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def _estimate_counts(frame: pd.DataFrame, exact: bool) -> pd.DataFrame:
-    """Vectorised :func:`count_estimate` over ``raw_value``/``noise_scale`` columns."""
+def _estimate_counts(frame: pd.DataFrame, exact: bool, signed: bool = False) -> pd.DataFrame:
+    """Vectorised :func:`count_estimate` over ``raw_value``/``noise_scale`` columns.
+
+    A ``signed`` statistic (a total change) can truly be negative: it is not clamped at zero.
+    """
     v = frame["raw_value"].to_numpy(dtype=float)
     s = frame["noise_scale"].to_numpy(dtype=float)
     if exact:
         h = np.array([halfwidth_95(x) for x in s]) if len(s) else np.zeros(0)
     else:
         h = np.ceil(Z_95 * s)
+    floor = -np.inf if signed else 0.0
     out = frame.copy()
-    out["value"] = np.maximum(v, 0.0)
-    out["ci95_low"] = np.maximum(np.floor(v - h), 0.0)
-    out["ci95_high"] = np.maximum(np.ceil(v + h), 0.0)
+    out["value"] = np.maximum(v, floor)
+    out["ci95_low"] = np.maximum(np.floor(v - h), floor)
+    out["ci95_high"] = np.maximum(np.ceil(v + h), floor)
     out["_hw"] = h
     return out
 
@@ -88,7 +92,9 @@ def base_cells(
         not_approved = [v for v in plan.governed[dim] if (dim, v) not in approved]
         blocked |= frame[dim].isin(not_approved)
     hidden = blocked | frame["raw_value"].isna()
-    shown = _flag_counts(_estimate_counts(frame[~hidden], exact=True), plan)
+    shown = _flag_counts(
+        _estimate_counts(frame[~hidden], exact=True, signed=measure.statistic.signed), plan
+    )
     out = frame.copy()
     for col in ("value", "ci95_low", "ci95_high", "_hw", "reliability", "withheld_reason"):
         out[col] = shown[col]
@@ -100,7 +106,7 @@ def base_cells(
 
 
 def rollup_cells(
-    source: pd.DataFrame, plan: ReleasePlan, dims: list[str], over: str
+    source: pd.DataFrame, plan: ReleasePlan, dims: list[str], over: str, signed: bool = False
 ) -> pd.DataFrame:
     """Sums of released cells over one dimension (post-processing): values and variances add."""
     keys = _keys(plan, [d for d in dims if d != over])
@@ -113,7 +119,7 @@ def rollup_cells(
     )
     grouped = _text_keys(grouped.reset_index(), keys)
     grouped["noise_scale"] = np.sqrt(grouped["_var"])
-    out = _flag_counts(_estimate_counts(grouped, exact=False), plan)
+    out = _flag_counts(_estimate_counts(grouped, exact=False, signed=signed), plan)
     blocked = out["_governance"]
     out.loc[blocked, ["value", "ci95_low", "ci95_high"]] = np.nan
     out.loc[blocked, "reliability"] = "withheld"
@@ -247,7 +253,8 @@ def publish_cells(
         dims = list(plan.dimensions_of(derived.inputs[0]))
         if derived.kind == "rollup":
             assert derived.over is not None
-            frame = rollup_cells(frames[derived.inputs[0]], plan, dims, derived.over)
+            signed = plan.base_of(derived.inputs[0]).statistic.signed
+            frame = rollup_cells(frames[derived.inputs[0]], plan, dims, derived.over, signed)
             kind = "sum"
         else:
             frame = ratio_cells(

@@ -62,6 +62,8 @@ class Statistic:
     rollup_over: tuple[str, ...] = ()
     """Dimensions whose cells can be added up without counting anyone twice (a client is in
     at most one of them, or the statistic is a sum)."""
+    signed: bool = False
+    """Whether the true value can be negative (a sum of changes); others are clamped at zero."""
 
     def sensitivity(self, by: tuple[str, ...], cells: int, limits: Limits) -> Sensitivity:
         e = limits.episodes_per_client
@@ -151,6 +153,7 @@ STATISTICS: dict[str, Statistic] = {
             ("domain", *_ASSESSED),
             required=("domain",),
             rollup_over=("domain", *_ASSESSED),
+            signed=True,
         ),
         Statistic(
             "improved_clients",

@@ -1,0 +1,128 @@
+"""``outcomes budget set`` refuses impossible budgets; ``outcomes budget plan`` answers both ways
+and spends nothing."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dp_helpers import PERIOD, seed_home, small_sector
+
+from pipelines.home import Home
+from pipelines.hub.vault import open_vault
+from pipelines.privacy.mechanisms import calibrate, halfwidth_95
+from pipelines.privacy.plan import default_plan
+from pipelines.privacy.planner import halfwidth
+
+Cli = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB spills temporary files under the working directory: each test has its own."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def hub(home: Home) -> Home:
+    seed_home(home, *small_sector())
+    return home
+
+
+def _budget_rows(home: Home) -> list[tuple[Any, ...]]:
+    with open_vault(home).connect() as con:
+        return con.execute(
+            "SELECT 'budget', period, ngo_id, rho FROM budgets UNION ALL "
+            "SELECT 'spend', period, ngo_id, rho FROM spends UNION ALL "
+            "SELECT 'audit', action, subject, NULL FROM audit_log ORDER BY 1, 2, 3"
+        ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("rho", "message"),
+    [
+        ("-1", r"rho must be positive and finite, got -1\.0"),
+        ("0", r"rho must be positive and finite, got 0\.0"),
+        ("nan", r"rho must be a number, got nan"),
+        ("inf", r"rho must be positive and finite, got inf"),
+        ("1e6", r"rho 1e\+06 is above the plan's limit of 10"),
+    ],
+    ids=["negative", "zero", "nan", "infinite", "absurd"],
+)
+def test_an_impossible_budget_is_refused_naming_the_value(
+    hub: Home, run_cli: Cli, rho: str, message: str
+) -> None:
+    """Tests that a negative, zero, NaN, infinite or absurd (above the plan's max_rho) budget
+    is refused with a non-zero exit and a message naming the value, and changes nothing
+    (no budget row, no audit entry)."""
+    before = _budget_rows(hub)
+    for target in (("--default",), ("--ngo", "ngo-aroha")):
+        result = run_cli(
+            "budget", "set", *target, "--period", PERIOD, "--rho", rho, "--home", hub.root
+        )
+        assert result.exit_code != 0
+        assert re.search(message, " ".join(result.output.split())), result.output
+    assert _budget_rows(hub) == before
+
+
+def _table_rows(output: str) -> dict[str, list[str]]:
+    """The rows of a rich table printed by the CLI: first cell -> the other cells."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) >= 3 and cells[0] and not cells[0].startswith("Measure"):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_budget_plan_shows_the_halfwidths_a_release_would_have(
+    hub: Home, run_cli: Cli, files_under: Callable[[Path], dict[str, str]]
+) -> None:
+    """Tests that `outcomes budget plan --rho R` shows, for every count cell class, the 95%
+    half-width of the discrete Gaussian a release at R would calibrate, and that planning
+    writes nothing anywhere in the hub (ledger, audit log and files unchanged)."""
+    plan = default_plan()
+    before = files_under(hub.root)
+    result = run_cli("budget", "plan", "--rho", "0.5", "--home", hub.root)
+    assert result.exit_code == 0, result.output
+    assert "Nothing is spent" in " ".join(result.output.split())
+    rows = _table_rows(result.output)
+    counts = [m for m in plan.measures if m.statistic.kind == "count"]
+    assert len(counts) > 10
+    for m in counts:
+        scale = calibrate(plan.sensitivity(m).l2, plan.share(m) * 0.5).scale
+        assert float(rows[m.id][-1]) == pytest.approx(halfwidth_95(scale), rel=5e-3), m.id
+    assert files_under(hub.root) == before
+
+
+@pytest.mark.parametrize("target", ["5", "20"])
+def test_budget_plan_answers_the_budget_for_a_target_halfwidth(
+    hub: Home, run_cli: Cli, files_under: Callable[[Path], dict[str, str]], target: str
+) -> None:
+    """Tests the reverse question: for every cell class `outcomes budget plan
+    --target-halfwidth N` gives a rho at which the expected half-width is at most N, and at
+    0.9 times that rho it is more than N; planning spends and writes nothing."""
+    plan = default_plan()
+    before = files_under(hub.root)
+    result = run_cli(
+        "budget", "plan", "--target-halfwidth", target, "--cell-size", "100", "--home", hub.root
+    )
+    assert result.exit_code == 0, result.output
+    rows = _table_rows(result.output)
+    n = float(target)
+    checked = 0
+    for measure, cells in rows.items():
+        shown = cells[2].split()[0]
+        if shown == "beyond":
+            continue
+        rho = float(shown)
+        assert halfwidth(plan, measure, rho, 100.0) <= n, (measure, rho)
+        assert halfwidth(plan, measure, 0.9 * rho, 100.0) > n, (measure, rho)
+        checked += 1
+    assert checked >= len(plan.measures)
+    assert files_under(hub.root) == before
+    assert math.isfinite(n)

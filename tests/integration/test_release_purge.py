@@ -1,0 +1,91 @@
+"""``outcomes purge``: individual-level rows of released, old periods go; releases stay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dp_helpers import load_rows, small_sector
+
+from pipelines.home import Home
+from pipelines.hub import audit
+from pipelines.hub.vault import open_vault
+from pipelines.standard.periods import Period
+
+OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED = "2025-Q1", "2025-Q2", "2025-Q3"
+
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB spills temporary files under the working directory: each test has its own."""
+    monkeypatch.chdir(tmp_path)
+
+
+def _rows(home: Home) -> dict[str, int]:
+    with open_vault(home).connect() as con:
+        return dict(
+            con.execute(
+                "SELECT period, count(*) FROM (SELECT period FROM episodes UNION ALL "
+                "SELECT period FROM assessments) GROUP BY 1"
+            ).fetchall()
+        )
+
+
+def test_purge_deletes_rows_of_released_old_periods_only(
+    home: Home, run_cli: Callable[..., Any], files_under: Callable[[Path], dict[str, str]]
+) -> None:
+    """Tests that `outcomes purge --older-than DAYS --yes` deletes the vault rows of a period
+    that is released and ended more than DAYS ago, keeps those of an old period that was never
+    released and of a released period that is too recent, records the purge in the audit log
+    and leaves the published zone (releases, cells, exports) byte for byte as it was."""
+    with open_vault(home).connect() as con:
+        for period in (OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED):
+            load_rows(con, *small_sector(seed=len(period) + int(period[-1])), period=period)
+    for period in (OLD_RELEASED, RECENT_RELEASED):
+        result = run_cli("release", "--period", period, "--home", home.root)
+        assert result.exit_code == 0, result.output
+    before_rows = _rows(home)
+    published_before = files_under(home.published)
+    assert set(before_rows) == {OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED}
+
+    days = (date.today() - Period.parse(RECENT_RELEASED).end).days + 5
+    result = run_cli(
+        "purge", "--older-than", str(days), "--yes", "--by", "steward", "--home", home.root
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Purged {OLD_RELEASED}" in result.output
+
+    after_rows = _rows(home)
+    assert OLD_RELEASED not in after_rows
+    assert after_rows[OLD_UNRELEASED] == before_rows[OLD_UNRELEASED]
+    assert after_rows[RECENT_RELEASED] == before_rows[RECENT_RELEASED]
+    with open_vault(home).connect() as con:
+        statuses = dict(
+            con.execute(
+                "SELECT period, string_agg(DISTINCT status) FROM submissions GROUP BY 1"
+            ).fetchall()
+        )
+        purges = audit.entries(con, action="purged")
+        releases = con.execute("SELECT period, status FROM releases ORDER BY 1").fetchall()
+    assert statuses == {
+        OLD_RELEASED: "purged",
+        OLD_UNRELEASED: "accepted",
+        RECENT_RELEASED: "accepted",
+    }
+    assert [e["subject"] for e in purges] == [OLD_RELEASED]
+    assert purges[0]["actor"] == "steward"
+    assert purges[0]["detail"]["rows"] == before_rows[OLD_RELEASED]
+    assert purges[0]["detail"]["older_than_days"] == days
+    assert json.dumps(purges[0]["detail"])  # counts only: nothing row-level in the entry
+    assert releases == [(OLD_RELEASED, "current"), (RECENT_RELEASED, "current")]
+    assert files_under(home.published) == published_before
+
+    # A purged period has nothing left to release, and asking leaves the published zone alone.
+    again = run_cli("release", "--period", OLD_RELEASED, "--home", home.root)
+    assert again.exit_code == 0
+    assert "Nothing to release" in again.output
+    assert files_under(home.published) == published_before
