@@ -31,8 +31,9 @@ run_coordinator:
 """
 
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-"""In-process runs log warnings only to the terminal; the full event log is in the Dagster UI."""
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+"""In-process runs print nothing of Dagster's own: the command says what happened and what to do,
+and the full event log, tracebacks included, is in the Dagster UI."""
 
 
 def prepare_dagster_home(home: Home) -> Path:
@@ -101,6 +102,8 @@ def _failure_message(result: Any) -> str:
             if user is not None and user.description:
                 return str(user.description)
             error = getattr(data, "error", None)
+            while error is not None and getattr(error, "cause", None) is not None:
+                error = error.cause  # Dagster wraps the asset's own error; say the asset's
             if error is not None:
                 return str(error.message).strip()
     return "the run failed; see the Dagster UI for details"

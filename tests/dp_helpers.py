@@ -451,6 +451,7 @@ def isolated(root: Path) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv("DAGSTER_HOME", str(root / "no-dagster-home"))
+        mp.delenv("OUTCOMES_HOME", raising=False)  # the orchestration sets it too
         yield
 
 

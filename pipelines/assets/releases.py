@@ -16,10 +16,8 @@ from pipelines.hub.published_checks import (
     cells_without_interval,
     ledger_differences,
 )
-from pipelines.hub.release import NothingToRelease, ReleaseError, release_period
+from pipelines.hub.release import NothingToRelease, ReleaseError, releasable_periods, release_period
 from pipelines.privacy.plan import PLAN_FILE, load_plan
-from pipelines.published.store import NotPublished, read_table
-from pipelines.standard.periods import Period
 
 
 class ReleaseConfig(dg.Config):
@@ -121,26 +119,21 @@ def no_cell_without_its_budget(hub: HubResource) -> dg.AssetCheckResult:
 def release_schedule(
     context: dg.ScheduleEvaluationContext, hub: HubResource
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    """One release run per unreleased period whose window has closed; retried daily until released."""
-    plan = load_plan()
+    """One release run per period due: its window has closed and it has no release, or the
+    governance group has approved cells its release was waiting for. Retried daily until done."""
     today = (
         context.scheduled_execution_time.date()
         if context.scheduled_execution_time
         else date.today()
     )
-    try:
-        released = set(
-            read_table(hub.layout().published_db, "releases", "status = 'current'")["period"]
-        )
-    except NotPublished:
-        released = set()
-    due = [
-        p
-        for p in context.instance.get_dynamic_partitions(PERIODS)
-        if p not in released and Period.parse(p).window_closes(plan.window_days) <= today
-    ]
+    with hub.vault().connect() as con:
+        due = releasable_periods(con, load_plan(), today)
     if not due:
-        return dg.SkipReason("no period has a closed submission window and no release")
+        return dg.SkipReason("no period is due for release")
+    known = set(context.instance.get_dynamic_partitions(PERIODS))
+    missing = [p for p in due if p not in known]
+    if missing:
+        context.instance.add_dynamic_partitions(PERIODS, missing)
     return [
         dg.RunRequest(run_key=f"release:{p}:{today}", partition_key=p, tags=VAULT_TAGS) for p in due
     ]

@@ -59,13 +59,14 @@ def submission_rows(
         raise HubFailure(str(exc)) from None
 
 
-def print_submissions(home: Home, rows: list[tuple[Any, ...]]) -> None:
+def print_submissions(home: Home, rows: list[tuple[Any, ...]], *, summary: bool = True) -> None:
     accepted = [r for r in rows if r[4] == "accepted"]
     refused = [r for r in rows if r[4] == "refused"]
-    console.print(
-        f"Accepted {len(accepted):,} submission(s), {sum(r[5] or 0 for r in accepted):,} rows; "
-        f"refused {len(refused):,}."
-    )
+    if summary:
+        console.print(
+            f"Accepted {len(accepted):,} submission(s), {sum(r[5] or 0 for r in accepted):,} rows; "
+            f"refused {len(refused):,}."
+        )
     if refused:
         table = Table(title="Refused (held in quarantine with their reports)", title_justify="left")
         for col in ("Submission", "Why", "Report"):
@@ -134,10 +135,26 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
             f"{g['rows']:,}",
         )
     console.print(table)
+    from pipelines.hub.release import late_submissions
+
+    with open_hub_vault(home).connect() as con:
+        released = [
+            p
+            for (p,) in con.execute(
+                "SELECT period FROM releases WHERE status = 'current' ORDER BY 1"
+            ).fetchall()
+        ]
+        late = {p: late_submissions(con, p) for p in released}
+    for per, count in late.items():
+        if count:
+            console.print(
+                f"[yellow]{count} submission(s) for {per} arrived after its release and are not "
+                f"in it[/]; `outcomes release --period {per} --supersede` includes them."
+            )
     waiting = len(pending_ids(home))
     if waiting:
         console.print(f"{waiting} submission(s) wait in the inbox: run `outcomes intake`.")
-    print_submissions(home, [r for r in rows if r[4] == "refused"])
+    print_submissions(home, [r for r in rows if r[4] == "refused"], summary=False)
 
 
 @click.command()

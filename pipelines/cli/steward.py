@@ -222,43 +222,25 @@ def _up(rho: float, digits: int = 3) -> str:
 
 
 def releasable_periods(home: Home) -> list[str]:
-    """Periods with accepted submissions whose window has closed and that have no current release,
-    or whose release waits for parts that governance has since approved."""
-    from pipelines.hub.ledger import approvals_in_force
+    """Periods the release schedule would release today (see pipelines.hub.release)."""
+    from pipelines.hub.release import releasable_periods as due
 
-    plan = _plan()
-    planned = {c for m in plan.measures for c in plan.components(m)}
     with open_hub_vault(home).connect() as con:
-        periods = [
-            p
-            for (p,) in con.execute(
-                "SELECT DISTINCT period FROM submissions WHERE status = 'accepted' ORDER BY 1"
-            ).fetchall()
-        ]
-        released = dict(
-            con.execute(
-                "SELECT period, release_id FROM releases WHERE status = 'current'"
-            ).fetchall()
-        )
-        waiting = set()
-        for period, release_id in released.items():
-            approved = {f"governed:{d}={v}" for d, v in approvals_in_force(con, period)}
-            done = {
-                c
-                for (c,) in con.execute(
-                    "SELECT DISTINCT component FROM release_parts WHERE release_id = ?",
-                    [release_id],
-                ).fetchall()
-            }
-            if (approved & planned) - done:
-                waiting.add(period)
-    today = date.today()
-    return [
-        p
-        for p in periods
-        if (p not in released or p in waiting)
-        and Period.parse(p).window_closes(plan.window_days) <= today
-    ]
+        return due(con, _plan(), date.today())
+
+
+def _warn_late(home: Home, periods: list[str]) -> None:
+    from pipelines.hub.release import late_submissions
+
+    with open_hub_vault(home).connect() as con:
+        late = {p: late_submissions(con, p) for p in periods}
+    for period, count in late.items():
+        if count:
+            console.print(
+                f"[yellow]{count} submission(s) for {period} were accepted after its release and are not "
+                f"in it.[/] To include them: raise budgets, then `outcomes release --period {period} "
+                "--supersede`."
+            )
 
 
 def print_headlines(home: Home, period: str) -> None:
@@ -355,6 +337,7 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
             except RuntimeError as exc:
                 raise HubFailure(str(exc)) from None
         print_headlines(home, p)
+    _warn_late(home, periods)
     console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
 
 

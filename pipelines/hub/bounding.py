@@ -157,7 +157,7 @@ def exact_cells(
     Requires :func:`bound` to have run on this connection.
     """
     group = (["ngo_id"] if ngos is not None else []) + list(measure.by)
-    aggregated = con.execute(_aggregate_sql(measure, plan, group)).df()
+    aggregated = con.execute(_aggregate_sql(measure, plan, group)).to_arrow_table().to_pandas()
     keys = key_frame(plan, measure, ngos)
     if not group:
         value = int(aggregated["value"].fillna(0).iloc[0]) if len(aggregated) else 0

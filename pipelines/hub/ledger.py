@@ -238,6 +238,10 @@ def approvals_in_force(con: duckdb.DuckDBPyConnection, period: str) -> frozenset
 
 def ledger_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Total spent per NGO and period, from the ledger itself."""
-    return con.execute(
-        "SELECT period, ngo_id, sum(rho) AS rho FROM spends GROUP BY period, ngo_id ORDER BY period, ngo_id"
-    ).df()
+    return (
+        con.execute(
+            "SELECT period, ngo_id, sum(rho) AS rho FROM spends GROUP BY period, ngo_id ORDER BY period, ngo_id"
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )

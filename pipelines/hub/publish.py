@@ -38,10 +38,16 @@ class Publication:
 def _release_cells(con: duckdb.DuckDBPyConnection, release: dict[str, object]) -> pd.DataFrame:
     rid = str(release["release_id"])
     plan = parse_plan(yaml.safe_load(str(release["plan_text"])))
-    raw = con.execute("SELECT * FROM release_cells WHERE release_id = ?", [rid]).df()
-    parts = con.execute(
-        "SELECT measure, scope, ngo_id FROM release_parts WHERE release_id = ?", [rid]
-    ).df()
+    raw = (
+        con.execute("SELECT * FROM release_cells WHERE release_id = ?", [rid])
+        .to_arrow_table()
+        .to_pandas()
+    )
+    parts = (
+        con.execute("SELECT measure, scope, ngo_id FROM release_parts WHERE release_id = ?", [rid])
+        .to_arrow_table()
+        .to_pandas()
+    )
     ngos: dict[str, list[str] | None] = {}
     for measure, group in parts.groupby("measure"):
         scope = group["scope"].iloc[0]
@@ -142,10 +148,14 @@ def _measures(plan: ReleasePlan) -> pd.DataFrame:
 
 def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Publication:
     """Rebuild ``published.duckdb`` and the exports from the ledger; return what was published."""
-    releases = con.execute(
-        "SELECT release_id, period, version, status, superseded_by, created_at AS released_at, plan_version, "
-        "plan_digest, plan_text FROM releases ORDER BY period, version"
-    ).df()
+    releases = (
+        con.execute(
+            "SELECT release_id, period, version, status, superseded_by, created_at AS released_at, plan_version, "
+            "plan_digest, plan_text FROM releases ORDER BY period, version"
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
     cell_frames = [_release_cells(con, r) for r in releases.to_dict("records")]
     cells = (
         pd.concat(cell_frames, ignore_index=True)
@@ -166,9 +176,13 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
             ]
         )
     )
-    spends = con.execute(
-        "SELECT release_id, period, ngo_id, sum(rho) AS rho FROM spends GROUP BY 1, 2, 3 ORDER BY 1, 3"
-    ).df()
+    spends = (
+        con.execute(
+            "SELECT release_id, period, ngo_id, sum(rho) AS rho FROM spends GROUP BY 1, 2, 3 ORDER BY 1, 3"
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
     summary = (
         spends.groupby("release_id")
         .agg(
@@ -179,15 +193,23 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         .reset_index()
     )
     releases = releases.drop(columns=["plan_text"]).merge(summary, on="release_id", how="left")
-    counts = con.execute(
-        "SELECT period, dataset, count(*) FILTER (WHERE status = 'accepted') AS accepted, "
-        "count(*) FILTER (WHERE status = 'superseded') AS superseded, "
-        "count(*) FILTER (WHERE status = 'refused') AS refused FROM submissions GROUP BY 1, 2 ORDER BY 1, 2"
-    ).df()
-    approvals = con.execute(
-        "SELECT period, dimension, value, action = 'approve' AS in_force, decided_at FROM approvals "
-        "QUALIFY row_number() OVER (PARTITION BY period, dimension, value ORDER BY seq DESC) = 1"
-    ).df()
+    counts = (
+        con.execute(
+            "SELECT period, dataset, count(*) FILTER (WHERE status = 'accepted') AS accepted, "
+            "count(*) FILTER (WHERE status = 'superseded') AS superseded, "
+            "count(*) FILTER (WHERE status = 'refused') AS refused FROM submissions GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
+    approvals = (
+        con.execute(
+            "SELECT period, dimension, value, action = 'approve' AS in_force, decided_at FROM approvals "
+            "QUALIFY row_number() OVER (PARTITION BY period, dimension, value ORDER BY seq DESC) = 1"
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
     publication = pd.DataFrame(
         [
             {

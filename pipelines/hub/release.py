@@ -22,12 +22,13 @@ needs ``supersede``, which spends again, and the ledger shows both.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 import numpy as np
@@ -41,6 +42,7 @@ from pipelines.privacy.mechanisms import Calibration, add_noise, calibrate
 from pipelines.privacy.plan import Measure, ReleasePlan
 from pipelines.privacy.postprocess import publish_cells
 from pipelines.standard.contract import load_contracts
+from pipelines.standard.periods import Period
 
 
 class ReleaseError(Exception):
@@ -233,6 +235,49 @@ def allotment(
     return left
 
 
+def check_supersede_budget(
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    previous: str,
+    budget: Mapping[str, float],
+    base: Mapping[str, float],
+) -> None:
+    """Refuse a superseding release that would be noisier than the one it replaces.
+
+    A new release is calibrated on what the period's earlier releases left; if
+    that is less than the previous release was calibrated on, its numbers would
+    be less accurate (and it would take the share kept for cells awaiting
+    governance approval). The steward raises the budget first.
+    """
+    entitled = {
+        n: float(r)
+        for n, r in con.execute(
+            "SELECT ngo_id, rho FROM release_allotments WHERE release_id = ?", [previous]
+        ).fetchall()
+    }
+    short = {
+        n: entitled[n] - base[n]
+        for n in base
+        if n in entitled and base[n] < entitled[n] * (1 - TOLERANCE)
+    }
+    if not short:
+        return
+    needed = {n: budget[n] + gap for n, gap in short.items()}
+    example = max(needed, key=needed.__getitem__)
+    raise ReleaseError(
+        f"Superseding {previous} is refused and nothing was spent: {len(short)} NGO(s) have less budget "
+        f"left for {period} than {previous} was calibrated on, so the new release would be noisier than "
+        f"the one it replaces. For example {example}: left {base[example]:.4g}, {previous} was "
+        f"calibrated on {entitled[example]:.4g}. Raise budgets by at least that much, e.g. "
+        f"`outcomes budget set --default --period {period} --rho {_round_up(max(needed.values()))}` "
+        "(and any NGO with its own budget likewise), then supersede."
+    )
+
+
+def _round_up(rho: float) -> str:
+    return f"{math.ceil(rho * 1000) / 1000:g}"
+
+
 def _components(frame: pd.DataFrame, plan: ReleasePlan, measure: Measure) -> pd.Series:
     """Each cell's release component: ``all``, ``open`` or ``governed:<dimension>=<value>``."""
     labels = pd.Series("all" if plan.components(measure) == ("all",) else "open", index=frame.index)
@@ -354,6 +399,7 @@ def _commit(
     plan_text: str,
     version: int,
     previous: str | None,
+    allotted: Mapping[str, float],
 ) -> None:
     now = datetime.now(UTC)
     per_part = cells["part_id"].value_counts()
@@ -404,6 +450,13 @@ def _commit(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'current', NULL, NULL)",
             [release_id, period, version, plan.version, plan.digest, plan_text, now, actor],
         )
+        _insert(
+            con,
+            "release_allotments",
+            pd.DataFrame(
+                {"release_id": release_id, "ngo_id": list(allotted), "rho": list(allotted.values())}
+            ),
+        )
         con.execute(
             "INSERT INTO release_inputs SELECT ?, submission_id FROM submissions "
             "WHERE period = ? AND status = 'accepted'",
@@ -432,6 +485,50 @@ def _commit(
         ],
     )
     con.execute("COMMIT")
+
+
+def releasable_periods(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, today: date) -> list[str]:
+    """Periods to release today: those whose submission window has closed and that have accepted
+    submissions but no current release, and those whose release waits for cells that the
+    governance group has approved since."""
+    planned = {c for m in plan.measures for c in plan.components(m)}
+    periods = [
+        p
+        for (p,) in con.execute(
+            "SELECT DISTINCT period FROM submissions WHERE status = 'accepted' ORDER BY 1"
+        ).fetchall()
+    ]
+    released = dict(
+        con.execute("SELECT period, release_id FROM releases WHERE status = 'current'").fetchall()
+    )
+    waiting = set()
+    for period, release_id in released.items():
+        approved = {f"governed:{d}={v}" for d, v in approvals_in_force(con, period)}
+        done = {
+            c
+            for (c,) in con.execute(
+                "SELECT DISTINCT component FROM release_parts WHERE release_id = ?", [release_id]
+            ).fetchall()
+        }
+        if (approved & planned) - done:
+            waiting.add(period)
+    return [
+        p
+        for p in periods
+        if (p not in released or p in waiting)
+        and Period.parse(p).window_closes(plan.window_days) <= today
+    ]
+
+
+def late_submissions(con: duckdb.DuckDBPyConnection, period: str) -> int:
+    """Accepted submissions the period's current release did not use (they arrived after it)."""
+    row = con.execute(
+        "SELECT count(*) FROM submissions s WHERE s.period = ? AND s.status = 'accepted' AND s.submission_id "
+        "NOT IN (SELECT i.submission_id FROM release_inputs i JOIN releases r USING (release_id) "
+        "WHERE r.period = ? AND r.status = 'current')",
+        [period, period],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def release_period(
@@ -479,9 +576,10 @@ def release_period(
         version = int(row[0] if row else 0) + 1
         release_id = f"{period}-r{version}"
         previous = str(current["release_id"]) if current else None
-        parts, pending = plan_parts(
-            plan, contributing, allotment(con, period, budget, None), approved
-        )
+        base = allotment(con, period, budget, None)
+        if previous:
+            check_supersede_budget(con, period, previous, budget, base)
+        parts, pending = plan_parts(plan, contributing, base, approved)
         status = "new"
     check_budget(con, plan, period, parts)
     dry_run(plan, period, parts, contributing, approved)
@@ -499,6 +597,7 @@ def release_period(
         plan_text=plan_text,
         version=version,
         previous=previous,
+        allotted=base,
     )
     _crashpoint("after-commit")
     return ReleaseOutcome(release_id, period, status, charges(parts), len(parts), tuple(pending))

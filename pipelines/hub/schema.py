@@ -82,7 +82,15 @@ def _version_2(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS = [_version_1, _version_2]
+def _version_3(con: duckdb.DuckDBPyConnection) -> None:
+    # What each release was calibrated on, per NGO: the budget left when it was made.
+    con.execute(
+        "CREATE TABLE release_allotments (release_id VARCHAR NOT NULL, ngo_id VARCHAR NOT NULL, "
+        "rho DOUBLE NOT NULL, PRIMARY KEY (release_id, ngo_id))"
+    )
+
+
+MIGRATIONS = [_version_1, _version_2, _version_3]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 
 

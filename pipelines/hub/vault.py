@@ -122,6 +122,9 @@ class Vault:
         con = _offline_connection()
         try:
             con.execute(f"LOAD '{_crypto_extension()}'")
+            # Spills go to the hub's own folder (never ./.tmp of whoever runs it), encrypted.
+            spill = private_dir(self.home.hub / "tmp")
+            con.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
             con.execute("SET temp_file_encryption = true")
             # DuckDB's share of a hub process's memory; it spills (encrypted) beyond this.
             con.execute(f"SET memory_limit = '{self.memory_limit}'")

@@ -18,7 +18,9 @@ PSEUDONYM_HEX_DIGITS = 32
 
 def pseudonym(key: bytes, label: str, reference: str) -> str:
     # hmac.digest is the one-shot C implementation of HMAC: same result as hmac.new, 5x faster.
-    return hmac.digest(key, f"{label}\x1f{reference}".encode(), "sha256").hex()[:PSEUDONYM_HEX_DIGITS]
+    return hmac.digest(key, f"{label}\x1f{reference}".encode(), "sha256").hex()[
+        :PSEUDONYM_HEX_DIGITS
+    ]
 
 
 def pseudonymise(references: pd.Series, key: bytes, label: str) -> pd.Series:

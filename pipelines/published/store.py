@@ -179,7 +179,9 @@ def read_table(
         )
     with duckdb.connect(str(path), read_only=True) as con:
         clause = f"WHERE {where}" if where else ""
-        return con.execute(f"SELECT * FROM {name} {clause}", params or []).df()
+        return (
+            con.execute(f"SELECT * FROM {name} {clause}", params or []).to_arrow_table().to_pandas()
+        )
 
 
 def current_cells(path: Path, period: str | None = None) -> pd.DataFrame:

@@ -362,6 +362,34 @@ def test_a_changed_plan_needs_supersede_which_spends_again(
     assert releases.loc["2025-Q3-r2", "status"] == "current"
 
 
+def test_a_supersede_that_would_be_noisier_is_refused_until_budgets_are_raised(
+    released_once: Path, run_cli: Cli, tmp_path: Path
+) -> None:
+    """Tests that superseding a release without raising budgets is refused and spends nothing
+    (the new release could only be calibrated on the small share left, kept for cells awaiting
+    approval, and would be noisier than the one it replaces); the message names the budget to
+    set, and after setting it the supersede goes ahead no less accurately."""
+    hub = _copy(released_once, tmp_path)
+    cli = _cli(run_cli, hub)
+    state = _vault_state(hub)
+    refused = cli("release", "--period", PERIOD, "--supersede")
+    text = " ".join(refused.output.split())
+    assert refused.exit_code == 1
+    assert "noisier than the one it replaces" in text
+    assert "nothing was spent" in text
+    assert _vault_state(hub) == state
+    suggested = text.split("--rho ")[1].split("`")[0]
+
+    assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", suggested).exit_code == 0
+    again = cli("release", "--period", PERIOD, "--supersede")
+    assert again.exit_code == 0, again.output
+    with open_vault(hub).connect() as con:
+        spent = dict(
+            con.execute("SELECT release_id, max(rho) FROM spends GROUP BY 1").fetchall()
+        )
+    assert spent["2025-Q3-r2"] >= spent["2025-Q3-r1"] * (1 - 1e-9)
+
+
 def test_a_failure_inside_a_mechanism_burns_no_budget(
     home: Home, run_cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
