@@ -61,7 +61,7 @@ def _floor(inbox: Path, period: str) -> dict[str, int]:
 
     plan = load_plan()
     con = duckdb.connect()
-    con.execute("SET memory_limit = '768MB'")  # the same cap as the hub's vault connection
+    con.execute("SET memory_limit = '512MB'")  # the same cap as the hub's vault connection
     totals: dict[str, int] = {}
     for dataset, contract in load_contracts().items():
         pattern = str(inbox / f"*.{dataset}.*" / "data.parquet")

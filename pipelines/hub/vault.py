@@ -109,7 +109,7 @@ class Vault:
     home: Home
     key: Secret
     busy_timeout_s: float = 120.0
-    memory_limit: str = "768MB"
+    memory_limit: str = "512MB"
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -162,6 +162,13 @@ class Vault:
                         f"check {KEY_ENV} or the key file"
                     ) from None
                 raise VaultError(f"the vault {self.home.vault_file} could not be opened") from None
+
+
+def worker_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same open vault, for another thread of the same process."""
+    cursor = con.cursor()
+    cursor.execute("USE vault")
+    return cursor
 
 
 def open_vault(home: Home, environ: dict[str, str] | None = None) -> Vault:

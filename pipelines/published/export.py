@@ -22,19 +22,15 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix risky text cells with ``'`` so spreadsheets show them as text, never run them."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype != object and not pd.api.types.is_string_dtype(out[column]):
+        values = out[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
             continue
-
-        def safe(value: object) -> object:
-            if (
-                isinstance(value, str)
-                and value[:1] in ("=", "+", "-", "@")
-                and not _PLAIN_NUMBER.match(value)
-            ):
-                return "'" + value
-            return value
-
-        out[column] = out[column].map(safe)
+        text = values.astype("string")
+        risky = text.str.match(r"[=+\-@]", na=False) & ~text.str.fullmatch(
+            _PLAIN_NUMBER.pattern, na=False
+        )
+        if risky.any():
+            out[column] = values.astype(object).where(~risky, "'" + text.astype(object))
     return out
 
 
