@@ -384,9 +384,7 @@ def test_a_supersede_that_would_be_noisier_is_refused_until_budgets_are_raised(
     again = cli("release", "--period", PERIOD, "--supersede")
     assert again.exit_code == 0, again.output
     with open_vault(hub).connect() as con:
-        spent = dict(
-            con.execute("SELECT release_id, max(rho) FROM spends GROUP BY 1").fetchall()
-        )
+        spent = dict(con.execute("SELECT release_id, max(rho) FROM spends GROUP BY 1").fetchall())
     assert spent["2025-Q3-r2"] >= spent["2025-Q3-r1"] * (1 - 1e-9)
 
 
