@@ -157,6 +157,19 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
     print_submissions(home, [r for r in rows if r[4] == "refused"], summary=False)
 
 
+def _published_anchor(home: Home) -> tuple[int, str] | None:
+    """The audit head recorded by the last publication, if any."""
+    from pipelines.published.store import NotPublished, read_table
+
+    try:
+        row = read_table(home.published_db, "publication")
+    except NotPublished:
+        return None
+    if row.empty or row["audit_seq"].isna().iloc[0]:
+        return None
+    return int(row["audit_seq"].iloc[0]), str(row["audit_hash"].iloc[0])
+
+
 @click.command()
 @click.option("--verify", is_flag=True, help="Check the hash chain of the whole log.")
 @click.option(
@@ -174,14 +187,18 @@ def audit(verify: bool, last: int, action: str | None, as_json: bool, home: Home
     vault = open_hub_vault(home)
     with vault.connect() as con:
         if verify:
-            broken = audit_log.verify(con)
+            anchor = _published_anchor(home)
+            broken = audit_log.verify(con, anchor)
             if broken is not None:
+                cut = " or cut short" if anchor and broken == anchor[0] else ""
                 raise HubFailure(
-                    f"the audit log's hash chain breaks at entry {broken}: it was altered"
+                    f"the audit log's hash chain breaks at entry {broken}: it was altered{cut}"
                 )
             count = con.execute("SELECT count(*) FROM audit_log").fetchone()
+            anchored = f", including entry {anchor[0]} as last published" if anchor else ""
             console.print(
-                f"The audit log's hash chain is intact ({count[0] if count else 0:,} entries)."
+                f"The audit log's hash chain is intact ({count[0] if count else 0:,} entries"
+                f"{anchored})."
             )
             return
         entries = audit_log.entries(con, action=action, limit=last)

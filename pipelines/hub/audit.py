@@ -110,8 +110,18 @@ def entries(
     return out
 
 
-def verify(con: duckdb.DuckDBPyConnection) -> int | None:
-    """Check the whole chain; return the first broken entry's seq, or None when intact."""
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """The newest entry's (seq, hash): published as an anchor, so a truncated log shows."""
+    row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def verify(con: duckdb.DuckDBPyConnection, anchor: tuple[int, str] | None = None) -> int | None:
+    """Check the whole chain; return the first broken entry's seq, or None when intact.
+
+    With an ``anchor`` (a head published earlier), the entry it names must still be there
+    with the same hash: removing the newest entries keeps a chain valid, but not anchored.
+    """
     prev = GENESIS
     expected_seq = 1
     for entry in entries(con):
@@ -125,4 +135,8 @@ def verify(con: duckdb.DuckDBPyConnection) -> int | None:
         ):
             return int(seq)
         prev, expected_seq = entry["hash"], seq + 1
+    if anchor is not None:
+        row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [anchor[0]]).fetchone()
+        if not row or row[0] != anchor[1]:
+            return anchor[0]
     return None

@@ -18,8 +18,9 @@ import yaml
 
 from pipelines import __version__
 from pipelines.home import Home
+from pipelines.hub import audit
 from pipelines.hub.ledger import approvals_in_force, budgets
-from pipelines.hub.release import _crashpoint
+from pipelines.hub.release import crashpoint
 from pipelines.privacy.mechanisms import epsilon_at
 from pipelines.privacy.plan import ReleasePlan, parse_plan
 from pipelines.privacy.planner import accuracy_curves
@@ -210,6 +211,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         .to_arrow_table()
         .to_pandas()
     )
+    anchor = audit.head(con)
     publication = pd.DataFrame(
         [
             {
@@ -219,6 +221,8 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
                 "plan_digest": plan.digest,
                 "delta": plan.delta,
                 "default_rho": plan.default_rho,
+                "audit_seq": anchor[0] if anchor else None,
+                "audit_hash": anchor[1] if anchor else None,
             }
         ]
     )
@@ -233,9 +237,9 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         "submission_counts": counts,
         "approvals": approvals,
     }
-    _crashpoint("before-publish")
+    crashpoint("before-publish")
     write_published(home.published_db, tables)
-    _crashpoint("after-publish")
+    crashpoint("after-publish")
     write_exports(home.published_db, home.exports)
     return Publication(
         len(releases), int(cells["is_current"].sum()) if len(cells) else 0, home.published_db

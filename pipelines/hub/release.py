@@ -77,7 +77,7 @@ class ReleaseOutcome:
     pending_approval: tuple[str, ...] = ()
 
 
-def _crashpoint(name: str) -> None:
+def crashpoint(name: str) -> None:
     """Test seam: ``OUTCOMES_CRASH_AT=<name>`` kills the process here, as a power cut would."""
     if os.environ.get("OUTCOMES_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -600,7 +600,7 @@ def release_period(
     check_budget(con, plan, period, parts)
     dry_run(plan, period, parts, contributing, approved)
     cells = compute(con, plan, period, parts, contributing)
-    _crashpoint("after-noise")
+    crashpoint("after-noise")
     _commit(
         con,
         plan,
@@ -615,5 +615,5 @@ def release_period(
         previous=previous,
         allotted=base,
     )
-    _crashpoint("after-commit")
+    crashpoint("after-commit")
     return ReleaseOutcome(release_id, period, status, charges(parts), len(parts), tuple(pending))

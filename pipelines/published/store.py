@@ -34,6 +34,8 @@ SCHEMA: dict[str, dict[str, str]] = {
         "plan_digest": _TEXT,
         "delta": _REAL,
         "default_rho": _REAL,
+        "audit_seq": _INT,  # the audit log's newest entry when published: an anchor against truncation
+        "audit_hash": _TEXT,
     },
     # one row per release: period, version, status, budget spent
     "releases": {
