@@ -4,11 +4,8 @@ The demo, the benchmark and the tests need files shaped like the sector the hub
 serves: about 2,000 NGOs, most of them small, a handful with thousands of
 clients; clients with several episodes; assessments that mostly improve. This
 module makes such files, one NGO at a time so that a national quarter never
-sits in memory.
-
-Every accepted value comes from the contracts. The weights below are keyed by
-value and only shape the mix; a value the contract gains later gets a small
-default weight instead of breaking the generator.
+sits in memory. How common each value is lives in ``shape``; how the files
+look on disk lives in ``present``.
 
 Each NGO draws from its own numpy streams, seeded by ``(seed, stream, index)``,
 so NGO *k* holds the same data however many NGOs are generated, and a messy or
@@ -18,132 +15,25 @@ from streams of their own. This is sample data, never DP noise.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-from openpyxl import Workbook
-from openpyxl.xml.functions import tostring
 
-from pipelines.standard.contract import Contract, load_contract
+from pipelines.sample.present import Look, dress, messy_look, write_extract
+from pipelines.sample.shape import LARGE_EVERY, Standard, draw_clients, take_values
+from pipelines.standard.contract import Contract
 from pipelines.standard.periods import Period
 
+# --- how one NGO's rows are drawn -------------------------------------------------------------
 
-def _grid(text: str) -> dict[str, dict[str, float]]:
-    """A weights table written as a grid: a header of values, then one row per key."""
-    header, *rows = (line.split() for line in text.strip().splitlines())
-    return {row[0]: dict(zip(header, map(float, row[1:]), strict=True)) for row in rows}
-
-
-# --- the sector's shape (weights keyed by contract value) -------------------------------------
-
-_LARGE_EVERY = 200  # one NGO in 200 is large (0.5%); the first falls within the first 10
-_SMALL_MEDIAN, _SMALL_SIGMA, _SMALL_RANGE = 60.0, 0.7, (20, 300)  # mean ~77 clients a quarter
-_LARGE_RANGE = (5_000, 15_000)
-
-# Usually resident population (thousands, 2023 Census): where clients live.
-_REGION_POPULATION = {
-    "Northland": 203, "Auckland": 1656, "Waikato": 499, "Bay of Plenty": 345, "Gisborne": 52,
-    "Hawke's Bay": 180, "Taranaki": 127, "Manawatū-Whanganui": 255, "Wellington": 541,
-    "Tasman": 58, "Nelson": 55, "Marlborough": 51, "West Coast": 32, "Canterbury": 655,
-    "Otago": 246, "Southland": 100,
-}  # fmt: skip
-_NEIGHBOURS = {
-    "Northland": ("Auckland",),
-    "Auckland": ("Northland", "Waikato"),
-    "Waikato": ("Auckland", "Bay of Plenty", "Taranaki", "Manawatū-Whanganui"),
-    "Bay of Plenty": ("Waikato", "Gisborne", "Hawke's Bay"),
-    "Gisborne": ("Bay of Plenty", "Hawke's Bay"),
-    "Hawke's Bay": ("Gisborne", "Bay of Plenty", "Manawatū-Whanganui"),
-    "Taranaki": ("Waikato", "Manawatū-Whanganui"),
-    "Manawatū-Whanganui": ("Taranaki", "Hawke's Bay", "Wellington", "Waikato"),
-    "Wellington": ("Manawatū-Whanganui",),
-    "Tasman": ("Nelson", "West Coast"),
-    "Nelson": ("Tasman", "Marlborough"),
-    "Marlborough": ("Nelson", "Canterbury"),
-    "West Coast": ("Tasman", "Canterbury"),
-    "Canterbury": ("West Coast", "Marlborough", "Otago"),
-    "Otago": ("Canterbury", "Southland"),
-    "Southland": ("Otago",),
-}
 # (home, neighbour) shares of an NGO's clients; the rest come from anywhere, population-weighted.
 _REGION_REACH = {False: (0.88, 0.08), True: (0.30, 0.05)}
-
-_PROGRAMME_SHARE = {
-    "family_violence": 12, "parenting": 10, "youth_development": 10, "financial_capability": 8,
-    "housing_support": 9, "mental_wellbeing": 12, "addiction_support": 7, "disability_support": 6,
-}  # fmt: skip
-_AGE = _grid("""
-                        0-4  5-11  12-17  18-24  25-39  40-64  65+  unknown
-    family_violence       4     6      6     14     38     27    3        2
-    parenting             0     0      2     16     55     24    1        2
-    youth_development     0     8     52     36      2      0    0        2
-    financial_capability  0     0      1     12     36     37   12        2
-    housing_support       0     0      2     14     33     37   12        2
-    mental_wellbeing      0     2     10     20     31     29    6        2
-    addiction_support     0     0      4     18     40     33    3        2
-    disability_support    6    14     12     12     18     24   12        2
-    *                     2     4     10     16     33     28    5        2
-""")
-_GENDER = _grid("""
-                       female  male  another_gender  unknown
-    family_violence        72    25               1        2
-    parenting              74    23               1        2
-    youth_development      47    49               2        2
-    addiction_support      38    59               1        2
-    *                      56    41               1        2
-""")
-_ETHNICITY = {
-    "maori": 30, "european": 40, "pacific": 12, "asian": 8, "melaa": 1, "other": 2, "not_stated": 7,
-}  # fmt: skip
 _ETHNICITY_SPREAD = 40.0  # Dirichlet concentration: how far one NGO's mix strays from the national
-_REFERRAL = {
-    "self": 25, "family_whanau": 12, "health": 16, "education": 7, "police_justice": 10,
-    "government_agency": 14, "community_org": 12, "other": 4,
-}  # fmt: skip
-_REFERRAL_BOOST = {
-    "family_violence": {"police_justice": 3.0},
-    "youth_development": {"education": 3.0},
-    "mental_wellbeing": {"health": 2.5},
-    "addiction_support": {"health": 2.0, "police_justice": 2.0},
-    "disability_support": {"health": 2.0, "government_agency": 2.0},
-    "housing_support": {"government_agency": 2.5},
-}
-_EXIT_REASON = {
-    "goals_met": 35, "partly_met": 25, "disengaged": 18, "referred_on": 10, "moved_away": 5,
-    "other": 7,
-}  # fmt: skip
-# How much a way of leaving moves the mean change of score (post - pre).
-_EXIT_CHANGE = {"goals_met": 0.35, "partly_met": 0.05, "disengaged": -0.45, "moved_away": -0.2}
-# Relevance of an outcome domain to a programme; a domain not listed scores 1.
-_DOMAIN_RELEVANCE = {
-    "family_violence": {
-        "family_safety": 8, "family_functioning": 4, "mental_wellbeing": 3, "crisis_impact": 3,
-    },
-    "parenting": {"family_functioning": 8, "skills": 3, "knowledge_access": 3, "family_safety": 2},
-    "youth_development": {
-        "education_skills": 6, "community_participation": 4, "skills": 4, "behaviours": 3,
-    },
-    "financial_capability": {
-        "financial_resilience": 8, "material_wellbeing": 4, "knowledge_access": 3,
-    },
-    "housing_support": {"housing": 8, "material_wellbeing": 3, "crisis_impact": 3},
-    "mental_wellbeing": {"mental_wellbeing": 8, "physical_health": 3, "empowerment": 3},
-    "addiction_support": {"behaviours": 6, "mental_wellbeing": 4, "physical_health": 3},
-    "disability_support": {
-        "community_participation": 5, "physical_health": 4, "engagement_with_support": 3,
-    },
-}  # fmt: skip
-_ASSESSOR = {"practitioner": 50, "self": 15, "joint": 30, "support_person": 5}
-_SATISFACTION_ASSESSOR = {"self": 80, "support_person": 10, "practitioner": 5, "joint": 5}
-
 _EPISODES_PER_CLIENT = (1 / 3, 30)  # geometric(p): mean 3, a third have one; capped
 _CARRIED_OVER, _CARRIED_MEAN_DAYS, _CARRIED_MAX_DAYS = 0.45, 120, 3 * 365
 _ENDED = 0.70
@@ -215,7 +105,7 @@ def generate_sector(
     _check_arguments(
         ngos=ngos, period=period, seed=seed, messy_share=messy_share, faulty=faulty, today=today
     )
-    standard = _Standard.load()
+    standard = Standard.load()
     window = _Window.of(period, today)
     messy_set = _messy_ngos(seed, ngos, messy_share) if messy else frozenset()
     out_dir = Path(out_dir)
@@ -252,106 +142,52 @@ def _check_arguments(
         )
 
 
-# --- the standard, as arrays in contract order ------------------------------------------------
+def _messy_ngos(seed: int, ngos: int, share: float) -> frozenset[int]:
+    count = max(1, round(share * ngos))
+    return frozenset(int(i) for i in _stream(seed, _MESSY, 0).permutation(ngos)[:count])
 
 
-def _probabilities(values: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
-    """Weights in contract order; a value the table does not know gets 1% of the table's mass."""
-    known = float(sum(weights.values()))
-    default = 0.01 * known if known > 0 else 1.0
-    w = np.array([float(weights.get(v, default)) for v in values])
-    return w / w.sum()
-
-
-@dataclass(frozen=True)
-class _Standard:
-    """The contracts' value lists, with this module's weights laid over them."""
-
-    episodes: Contract
-    assessments: Contract
-    programmes: tuple[str, ...]
-    programme_p: np.ndarray
-    regions: tuple[str, ...]
-    region_p: np.ndarray
-    neighbours: tuple[tuple[int, ...], ...]
-    ages: tuple[str, ...]
-    age_p: np.ndarray  # (programme, age)
-    genders: tuple[str, ...]
-    gender_p: np.ndarray  # (programme, gender)
-    ethnicities: tuple[str, ...]
-    ethnicity_p: np.ndarray
-    referrals: tuple[str, ...]
-    referral_p: np.ndarray  # (programme, source)
-    exits: tuple[str, ...]
-    exit_p: np.ndarray
-    exit_change: np.ndarray
-    domains: tuple[str, ...]
-    is_progress_domain: np.ndarray  # circumstances and goals: scored before and after
-    is_satisfaction: np.ndarray
-    relevance: np.ndarray  # (programme, domain)
-    assessors: tuple[str, ...]
-    assessor_p: np.ndarray
-    satisfaction_assessor_p: np.ndarray
-
-    @classmethod
-    def load(cls) -> _Standard:
-        ep, asm = load_contract("episodes"), load_contract("assessments")
-        programmes = ep.column("programme").accepted_values
-        regions = ep.column("region").accepted_values
-        ages = ep.column("age_band").accepted_values
-        genders = ep.column("gender").accepted_values
-        referrals = ep.column("referral_source").accepted_values
-        exits = ep.column("exit_reason").accepted_values
-        domain_enum = asm.column("domain").enum
-        domains = tuple(d.value for d in domain_enum)
-        categories = np.array([d.category for d in domain_enum])
-        assessors = asm.column("assessed_by").accepted_values
-        where = {r: i for i, r in enumerate(regions)}
-        return cls(
-            episodes=ep,
-            assessments=asm,
-            programmes=programmes,
-            programme_p=_probabilities(programmes, _PROGRAMME_SHARE),
-            regions=regions,
-            region_p=_probabilities(regions, _REGION_POPULATION),
-            neighbours=tuple(
-                tuple(where[n] for n in _NEIGHBOURS.get(r, ()) if n in where) for r in regions
-            ),
-            ages=ages,
-            age_p=np.stack([_probabilities(ages, _AGE.get(p, _AGE["*"])) for p in programmes]),
-            genders=genders,
-            gender_p=np.stack(
-                [_probabilities(genders, _GENDER.get(p, _GENDER["*"])) for p in programmes]
-            ),
-            ethnicities=ep.column("ethnicity").accepted_values,
-            ethnicity_p=_probabilities(ep.column("ethnicity").accepted_values, _ETHNICITY),
-            referrals=referrals,
-            referral_p=np.stack(
-                [_boosted(referrals, _REFERRAL, _REFERRAL_BOOST.get(p, {})) for p in programmes]
-            ),
-            exits=exits,
-            exit_p=_probabilities(exits, _EXIT_REASON),
-            exit_change=np.array([_EXIT_CHANGE.get(e, 0.0) for e in exits]),
-            domains=domains,
-            is_progress_domain=np.isin(categories, ["circumstances", "goals"]),
-            is_satisfaction=categories == "satisfaction",
-            relevance=np.array(
-                [
-                    [float(_DOMAIN_RELEVANCE.get(p, {}).get(d, 1)) for d in domains]
-                    for p in programmes
-                ]
-            ),
-            assessors=assessors,
-            assessor_p=_probabilities(assessors, _ASSESSOR),
-            satisfaction_assessor_p=_probabilities(assessors, _SATISFACTION_ASSESSOR),
+def _write_ngo(
+    out_dir: Path,
+    index: int,
+    seed: int,
+    std: Standard,
+    window: _Window,
+    *,
+    messy: bool,
+    faulty: bool,
+) -> NgoExtract:
+    ngo_id = f"ngo-{index + 1:04d}"
+    large = _is_large(seed, index)
+    data = _stream(seed, _DATA, index)
+    episodes = _episodes(std, data, large, window)
+    assessments = _assessments(std, data, episodes)
+    episodes_table = episodes.table
+    if faulty:
+        episodes_table = _with_faults(
+            episodes_table, std, window.start, _stream(seed, _FAULTS, index)
         )
 
-
-def _boosted(
-    values: Sequence[str], base: Mapping[str, float], boost: Mapping[str, float]
-) -> np.ndarray:
-    w = _probabilities(values, base) * np.array([boost.get(v, 1.0) for v in values])
-    return w / w.sum()
+    looks = _stream(seed, _LOOK, index)
+    look = messy_look(looks, large) if messy else Look()
+    folder = out_dir / ngo_id
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.combine(window.last_date, time(17, 0))
+    paths = []
+    for dataset, table in (("episodes", episodes_table), ("assessments", assessments)):
+        dressed, header = dress(table, look, std, looks)
+        paths.append(write_extract(folder / dataset, dressed, header, look, stamp))
+    return NgoExtract(
+        ngo_id=ngo_id,
+        episodes_path=paths[0],
+        assessments_path=paths[1],
+        clients=episodes.clients,
+        episodes=episodes_table.num_rows,
+        assessments=assessments.num_rows,
+        file_format="xlsx" if look.xlsx else "csv",
+        messy=messy,
+        faulty=faulty,
+    )
 
 
 @dataclass(frozen=True)
@@ -383,28 +219,14 @@ def _day(d: date) -> int:
 
 def _is_large(seed: int, index: int) -> bool:
     """One NGO per block of 200 is large; in the first block it is among the first ten."""
-    block, offset = divmod(index, _LARGE_EVERY)
+    block, offset = divmod(index, LARGE_EVERY)
     return offset == int(
-        _stream(seed, _LARGE, block).integers(0, 10 if block == 0 else _LARGE_EVERY)
+        _stream(seed, _LARGE, block).integers(0, 10 if block == 0 else LARGE_EVERY)
     )
-
-
-def _clients(rng: np.random.Generator, large: bool) -> int:
-    if large:
-        return int(rng.integers(_LARGE_RANGE[0], _LARGE_RANGE[1] + 1))
-    size = rng.lognormal(np.log(_SMALL_MEDIAN), _SMALL_SIGMA)
-    return int(np.clip(round(size), *_SMALL_RANGE))
 
 
 def _pick(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
     return rng.choice(len(p), size=size, p=p)
-
-
-def _strings(values: Sequence[str], index: np.ndarray, empty: np.ndarray | None = None) -> pa.Array:
-    array = pc.take(pa.array(values, pa.string()), pa.array(index, pa.int64()))
-    if empty is not None:
-        array = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), array)
-    return array
 
 
 def _dates(days: np.ndarray, empty: np.ndarray | None = None) -> pa.Array:
@@ -423,8 +245,8 @@ class _Episodes:
     exit_reason: np.ndarray
 
 
-def _episodes(std: _Standard, rng: np.random.Generator, large: bool, window: _Window) -> _Episodes:
-    n = _clients(rng, large)
+def _episodes(std: Standard, rng: np.random.Generator, large: bool, window: _Window) -> _Episodes:
+    n = draw_clients(rng, large)
     # The NGO: the programmes it runs, where it is, who it serves, what it records.
     offered = rng.choice(
         len(std.programmes),
@@ -500,16 +322,16 @@ def _episodes(std: _Standard, rng: np.random.Generator, large: bool, window: _Wi
         "episode_id": pa.array(
             [f"E-{c:08d}-{s}" for c, s in zip(client_no[client_of], seq, strict=True)]
         ),
-        "programme": _strings(std.programmes, programme),
-        "region": _strings(std.regions, region[client_of]),
-        "age_band": _strings(std.ages, age[client_of]),
-        "gender": _strings(std.genders, gender[client_of]),
-        "ethnicity": _strings(std.ethnicities, ethnicity[client_of]),
-        "referral_source": _strings(std.referrals, referral, referral_empty),
+        "programme": take_values(std.programmes, programme),
+        "region": take_values(std.regions, region[client_of]),
+        "age_band": take_values(std.ages, age[client_of]),
+        "gender": take_values(std.genders, gender[client_of]),
+        "ethnicity": take_values(std.ethnicities, ethnicity[client_of]),
+        "referral_source": take_values(std.referrals, referral, referral_empty),
         "start_date": _dates(start),
         "end_date": _dates(end, ~ended),
         "sessions": pa.array(sessions, pa.int64()),
-        "exit_reason": _strings(std.exits, exit_reason, ~ended),
+        "exit_reason": take_values(std.exits, exit_reason, ~ended),
         "consent_aggregate": pa.array(consent, pa.bool_(), mask=consent & blank_means_consent),
     }
     return _Episodes(
@@ -532,7 +354,7 @@ def _ranked(keys: np.ndarray) -> np.ndarray:
     return np.argsort(np.argsort(-keys, axis=1, kind="stable"), axis=1, kind="stable")
 
 
-def _assessments(std: _Standard, rng: np.random.Generator, eps: _Episodes) -> pa.Table:
+def _assessments(std: Standard, rng: np.random.Generator, eps: _Episodes) -> pa.Table:
     m, d = len(eps.client_of), len(std.domains)
     paired = rng.random(m) < np.where(eps.ended, *_PAIRED)
     assessed = paired | (rng.random(m) < _ASSESSED_ONLY)
@@ -583,10 +405,10 @@ def _assessments(std: _Standard, rng: np.random.Generator, eps: _Episodes) -> pa
     columns = {
         "client_id": source.column("client_id").combine_chunks(),
         "episode_id": source.column("episode_id").combine_chunks(),
-        "domain": _strings(std.domains, domain),
+        "domain": take_values(std.domains, domain),
         "pre_score": pa.array(pre, pa.int64()),
         "post_score": pa.array(post, pa.int64(), mask=no_post),
-        "assessed_by": _strings(std.assessors, assessor, assessor_empty),
+        "assessed_by": take_values(std.assessors, assessor, assessor_empty),
     }
     return _in_contract_order(columns, std.assessments)
 
@@ -602,7 +424,7 @@ def _misspelt(value: str, accepted: Sequence[str]) -> str:
 
 
 def _with_faults(
-    table: pa.Table, std: _Standard, window_start: int, rng: np.random.Generator
+    table: pa.Table, std: Standard, window_start: int, rng: np.random.Generator
 ) -> pa.Table:
     """Two episodes end before they start, one programme is misspelt, one has too many sessions."""
     m = table.num_rows
@@ -636,189 +458,3 @@ def _mask(size: int, rows: Sequence[int] | np.ndarray) -> pa.Array:
     mask = np.zeros(size, bool)
     mask[np.asarray(rows, np.int64)] = True
     return pa.array(mask)
-
-
-# --- messy presentation: what real exports look like ------------------------------------------
-
-_HEADER_STYLES = ("upper", "title", "padded", "kebab", "mixed")
-# Columns real exports carry beside the standard ones; benign names and values only.
-_EXTRA_COLUMNS = {
-    "notes": ("follow-up booked", "rescheduled", "attended with support person",
-              "closing summary sent", "waiting list", "did not attend"),
-    "site_code": ("SITE-01", "SITE-02", "SITE-03", "SITE-04"),
-    "team": ("Intake", "Outreach", "Whānau support", "Youth team", "Community"),
-}  # fmt: skip
-_NOTES_FILLED = 0.15
-
-
-@dataclass(frozen=True)
-class _Look:
-    """How one NGO's export tool writes files. The default is the clean standard form."""
-
-    xlsx: bool = False
-    bom: bool = False
-    crlf: bool = False
-    headers: str = "plain"
-    shuffled: bool = False
-    extras: tuple[str, ...] = ()
-    aliases: bool = False
-
-    @property
-    def is_clean(self) -> bool:
-        return self == _Look()
-
-
-def _messy_look(rng: np.random.Generator, large: bool) -> _Look:
-    # Large NGOs export from a case-management system, never by hand in Excel.
-    xlsx = bool(rng.random() < 0.3) and not large
-    n_extras = int(rng.integers(1, len(_EXTRA_COLUMNS) + 1))
-    look = _Look(
-        xlsx=xlsx,
-        bom=bool(rng.random() < 0.5) and not xlsx,
-        crlf=bool(rng.random() < 0.5) and not xlsx,
-        headers=str(rng.choice(_HEADER_STYLES)) if rng.random() < 0.7 else "plain",
-        shuffled=bool(rng.random() < 0.5),
-        extras=tuple(rng.choice(list(_EXTRA_COLUMNS), n_extras, replace=False))
-        if rng.random() < 0.6
-        else (),
-        aliases=bool(rng.random() < 0.6),
-    )
-    return replace(look, headers=str(rng.choice(_HEADER_STYLES))) if look.is_clean else look
-
-
-def _header(name: str, style: str, rng: np.random.Generator) -> str:
-    if style == "mixed":
-        style = str(rng.choice(_HEADER_STYLES[:-1]))
-    if style == "upper":
-        return name.upper()
-    if style == "title":
-        return name.replace("_", " ").title()
-    if style == "padded":
-        return f" {name} " if rng.random() < 0.5 else name
-    if style == "kebab":
-        return name.replace("_", "-")
-    return name
-
-
-def _dressed(
-    table: pa.Table, look: _Look, std: _Standard, rng: np.random.Generator
-) -> tuple[pa.Table, list[str]]:
-    """The table as this NGO's export tool writes it, and the header it writes."""
-    if look.aliases and "region" in table.column_names:
-        region = table.column("region").combine_chunks()
-        for alias, canonical in std.episodes.column("region").aliases.items():
-            region = pc.if_else(pc.equal(region, canonical), alias, region)
-        table = table.set_column(table.column_names.index("region"), "region", region)
-    for extra in look.extras:
-        values = _EXTRA_COLUMNS[extra]
-        picked = _strings(values, rng.integers(0, len(values), table.num_rows))
-        if extra == "notes":
-            picked = pc.if_else(pa.array(rng.random(table.num_rows) >= _NOTES_FILLED), None, picked)
-        table = table.append_column(extra, picked)
-    if look.shuffled:
-        table = table.select(list(rng.permutation(table.column_names)))
-    return table, [_header(name, look.headers, rng) for name in table.column_names]
-
-
-# --- writing ----------------------------------------------------------------------------------
-
-
-def _write_csv(path: Path, table: pa.Table, header: Sequence[str], look: _Look) -> None:
-    body = io.BytesIO()
-    # Quoting "none": no value holds a comma, quote or line break, and arrow would quote headers.
-    pacsv.write_csv(table, body, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    data = (",".join(header) + "\n").encode("utf-8") + body.getvalue()
-    if look.crlf:
-        data = data.replace(b"\n", b"\r\n")
-    path.write_bytes((b"\xef\xbb\xbf" if look.bom else b"") + data)
-
-
-def _write_xlsx(path: Path, table: pa.Table, header: Sequence[str], stamp: datetime) -> None:
-    """First sheet, header in row 1, real Excel dates, numbers as numbers; byte-reproducible."""
-    book = Workbook(write_only=True)
-    book.properties.creator = "Outcome Hub sample generator"
-    sheet = book.create_sheet(path.stem)
-    sheet.append(list(header))
-    for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True):
-        sheet.append(list(row))
-    raw = io.BytesIO()
-    book.save(raw)
-    # openpyxl stamps the workbook and every zip entry with the current time; pin both.
-    book.properties.created = book.properties.modified = stamp
-    core = tostring(book.properties.to_tree())
-    packed = io.BytesIO()
-    with (
-        zipfile.ZipFile(raw) as source,
-        zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            content = core if info.filename == "docProps/core.xml" else source.read(info)
-            target.writestr(entry, content)
-    path.write_bytes(packed.getvalue())
-
-
-def _write(
-    stem: Path, table: pa.Table, header: Sequence[str], look: _Look, stamp: datetime
-) -> Path:
-    """Write ``stem.csv`` or ``stem.xlsx``, as the look says."""
-    path, other = (stem.with_suffix(".xlsx"), stem.with_suffix(".csv"))
-    if not look.xlsx:
-        path, other = other, path
-    # A re-run in another format must not leave the old file beside the new one.
-    other.unlink(missing_ok=True)
-    if look.xlsx:
-        _write_xlsx(path, table, header, stamp)
-    else:
-        _write_csv(path, table, header, look)
-    return path
-
-
-def _messy_ngos(seed: int, ngos: int, share: float) -> frozenset[int]:
-    count = max(1, round(share * ngos))
-    return frozenset(int(i) for i in _stream(seed, _MESSY, 0).permutation(ngos)[:count])
-
-
-def _write_ngo(
-    out_dir: Path,
-    index: int,
-    seed: int,
-    std: _Standard,
-    window: _Window,
-    *,
-    messy: bool,
-    faulty: bool,
-) -> NgoExtract:
-    ngo_id = f"ngo-{index + 1:04d}"
-    large = _is_large(seed, index)
-    data = _stream(seed, _DATA, index)
-    episodes = _episodes(std, data, large, window)
-    assessments = _assessments(std, data, episodes)
-    episodes_table = episodes.table
-    if faulty:
-        episodes_table = _with_faults(
-            episodes_table, std, window.start, _stream(seed, _FAULTS, index)
-        )
-
-    looks = _stream(seed, _LOOK, index)
-    look = _messy_look(looks, large) if messy else _Look()
-    folder = out_dir / ngo_id
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.combine(window.last_date, time(17, 0))
-    paths = []
-    for dataset, table in (("episodes", episodes_table), ("assessments", assessments)):
-        dressed, header = _dressed(table, look, std, looks)
-        paths.append(_write(folder / dataset, dressed, header, look, stamp))
-    return NgoExtract(
-        ngo_id=ngo_id,
-        episodes_path=paths[0],
-        assessments_path=paths[1],
-        clients=episodes.clients,
-        episodes=episodes_table.num_rows,
-        assessments=assessments.num_rows,
-        file_format="xlsx" if look.xlsx else "csv",
-        messy=messy,
-        faulty=faulty,
-    )

@@ -108,7 +108,7 @@ NOT_ENUM_USES = {
     ("pipelines/ngo/submit.py", "unknown"): "placeholder for a file format that has no suffix",
 }
 # The sample generator's weight tables are keyed by contract value; that is their job.
-WEIGHT_TABLE_MODULES = {"pipelines/sample/generate.py"}
+WEIGHT_TABLE_MODULES = {"pipelines/sample/shape.py"}
 
 
 def _enum_values() -> set[str]:

@@ -156,6 +156,8 @@ def fabricated_tables(
                     "plan_digest": plan.digest,
                     "delta": plan.delta,
                     "default_rho": plan.default_rho,
+                    "audit_seq": 42,
+                    "audit_hash": "0" * 64,
                 }
             ]
         ),

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 import yaml
 
-from pipelines.sample import generate as generate_module
+from pipelines.sample import shape as shape_module
 from pipelines.sample.generate import NgoExtract, Sector, generate_sector
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.periods import Period
@@ -434,12 +434,12 @@ def test_a_value_new_to_the_contract_is_generated_without_changes(
             if column["name"] in ("programme", "region", "ethnicity", "exit_reason", "assessed_by"):
                 column["enum"].append({"value": "brand_new", "label": "Brand new"})
         (contracts / f"{dataset}.v1.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
-    monkeypatch.setattr(generate_module, "load_contract", lambda d: load_contract(d, contracts))
+    monkeypatch.setattr(shape_module, "load_contract", lambda d: load_contract(d, contracts))
     sector = _generate(tmp_path / "out", ngos=5)
     for _, episodes, assessments in _sector_rows(sector):
         _check_values(load_contract("episodes", contracts), episodes)
         _check_values(load_contract("assessments", contracts), assessments)
-    standard = generate_module._Standard.load()
+    standard = shape_module.Standard.load()
     assert 0 < standard.region_p[standard.regions.index("brand_new")] < 0.02
 
 
