@@ -65,6 +65,27 @@ class Verdict:
     identifiers: tuple[IdentifierFinding, ...] = ()
     report_dir: Path | None = None
 
+    @classmethod
+    def of(
+        cls,
+        item: InboxItem,
+        status: str,
+        findings: tuple[Finding, ...] = (),
+        identifiers: tuple[IdentifierFinding, ...] = (),
+    ) -> Verdict:
+        """The verdict on an inbox item, which names the submission it is about."""
+        return cls(
+            item.submission_id,
+            item.ngo_id,
+            item.period,
+            item.dataset,
+            item.sha256,
+            item.rows,
+            status,
+            findings,
+            identifiers,
+        )
+
     @property
     def reason(self) -> str:
         if self.identifiers:
@@ -79,16 +100,7 @@ class _Chunk:
 
 
 def _refused(item: InboxItem, finding: Finding) -> Verdict:
-    return Verdict(
-        item.submission_id,
-        item.ngo_id,
-        item.period,
-        item.dataset,
-        item.sha256,
-        item.rows,
-        "refused",
-        (finding,),
-    )
+    return Verdict.of(item, "refused", (finding,))
 
 
 def _hub_finding(error: InboxError) -> Finding:
@@ -232,19 +244,7 @@ def _validate_chunk(
             )
         own_ids = tuple(f for f in identifiers if f.submission == item.submission_id)
         status = "staged" if not own and not own_ids else "refused"
-        verdicts.append(
-            Verdict(
-                item.submission_id,
-                item.ngo_id,
-                item.period,
-                item.dataset,
-                item.sha256,
-                item.rows,
-                status,
-                tuple(own),
-                own_ids,
-            )
-        )
+        verdicts.append(Verdict.of(item, status, tuple(own), own_ids))
     return verdicts
 
 
@@ -266,17 +266,7 @@ def validate_and_stage(
         # A superseded file sent again is the NGO going back to it: it is validated again and
         # may become current. Only the current file, or a purged one, is a duplicate.
         if known.get(item.submission_id) in ("accepted", "purged"):
-            verdicts.append(
-                Verdict(
-                    item.submission_id,
-                    item.ngo_id,
-                    item.period,
-                    item.dataset,
-                    item.sha256,
-                    item.rows,
-                    "duplicate",
-                )
-            )
+            verdicts.append(Verdict.of(item, "duplicate"))
             continue
         try:
             check_integrity(item)

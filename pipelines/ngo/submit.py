@@ -93,7 +93,16 @@ def _previous_acceptance(
     return found
 
 
-def _log(home: Home, ngo_id: str, entry: dict[str, Any]) -> None:
+def _log(home: Home, ngo_id: str, report: Report, source_sha: str, submission: str | None) -> None:
+    """Append to the NGO's own log of what it submitted: how it knows a file was already sent."""
+    entry = {
+        "at": report.validated_at,
+        "period": report.period,
+        "dataset": report.dataset,
+        "source_sha256": source_sha,
+        "status": report.status,
+        "submission_id": submission,
+    }
     with _log_path(home, ngo_id).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry) + "\n")
 
@@ -182,18 +191,7 @@ def submit(
             failures=(_refusal_for(error, contract),),
         )
         write_report(report, report_dir)
-        _log(
-            home,
-            ngo_id,
-            {
-                "at": report.validated_at,
-                "period": str(period),
-                "dataset": dataset,
-                "source_sha256": source_sha,
-                "status": "refused",
-                "submission_id": None,
-            },
-        )
+        _log(home, ngo_id, report, source_sha, None)
         return SubmitOutcome("refused", report.headline, report, report_dir)
 
     step("looking for direct identifiers")
@@ -236,16 +234,5 @@ def submit(
             keys_path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table.select(list(contract.pseudonymised_columns)), keys_path)
     write_report(report, report_dir)
-    _log(
-        home,
-        ngo_id,
-        {
-            "at": report.validated_at,
-            "period": str(period),
-            "dataset": dataset,
-            "source_sha256": source_sha,
-            "status": report.status,
-            "submission_id": submission,
-        },
-    )
+    _log(home, ngo_id, report, source_sha, submission)
     return SubmitOutcome(report.status, report.headline, report, report_dir, submission)
