@@ -148,8 +148,8 @@ def check_integrity(item: InboxItem) -> None:
             "hub.manifest", "The submission's folder name does not match its manifest."
         )
     try:
-        schema = pq.read_schema(item.payload)
-        rows = pq.ParquetFile(item.payload).metadata.num_rows
+        parquet = pq.ParquetFile(item.payload)
+        schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
     except (pa.ArrowException, OSError):
         raise InboxError("hub.payload", "The data file is not a readable Parquet file.") from None
     expected = arrow_schema(contract)

@@ -36,7 +36,7 @@ from pipelines.hub.vault import worker_cursor
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
-from pipelines.validation.findings import ROW, SUBMISSION, Finding, IdentifierFinding
+from pipelines.validation.findings import ROW, SUBMISSION, Finding, IdentifierFinding, value_column
 from pipelines.validation.identifiers import find_direct_identifiers
 from pipelines.validation.prepare import Context, prepare
 from pipelines.validation.report import Report, write_report
@@ -142,6 +142,9 @@ def _files_relation(items: list[InboxItem]) -> tuple[str, list[str]]:
     return relation, [str(i.payload) for i in items]
 
 
+_SHADOW_TYPES = {"integer": "DOUBLE", "date": "TIMESTAMP"}
+
+
 def _read_as_text(
     con: duckdb.DuckDBPyConnection, contract: Contract, items: list[InboxItem]
 ) -> pd.DataFrame:
@@ -153,8 +156,14 @@ def _read_as_text(
         else f'CAST("{c.name}" AS VARCHAR) AS "{c.name}"'
         for c in contract.columns
     )
+    # The payload is typed: its values are the typed shadows, so text is not parsed back.
+    shadows = "".join(
+        f', CAST("{c.name}" AS {_SHADOW_TYPES[c.logical_type]}) AS "{value_column(c.name)}"'
+        for c in contract.columns
+        if c.logical_type in _SHADOW_TYPES
+    )
     table = con.execute(
-        f"SELECT submission_id AS {SUBMISSION}, source_row AS {ROW}, {casts} FROM {relation}",
+        f"SELECT submission_id AS {SUBMISSION}, source_row AS {ROW}, {casts}{shadows} FROM {relation}",
         {"files": files},
     ).to_arrow_table()
     return table.to_pandas()
@@ -221,7 +230,10 @@ def _stage(con: duckdb.DuckDBPyConnection, contract: Contract, items: list[Inbox
 def _validate_chunk(
     con: duckdb.DuckDBPyConnection, contract: Contract, items: list[InboxItem], frame: pd.DataFrame
 ) -> list[Verdict]:
-    identifiers = find_direct_identifiers(frame, contract)
+    # The scan sees the submitted columns only, not the typed shadows added for validation.
+    identifiers = find_direct_identifiers(
+        frame[[SUBMISSION, ROW, *contract.column_names]], contract
+    )
     flags = _relationship_flags(con, contract, frame, items)
     contexts = {
         i.submission_id: Context(Period.parse(i.period), i.submitted_on, i.submission_id)

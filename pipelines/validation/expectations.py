@@ -21,11 +21,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # the hub makes no netwo
 from typing import Any
 
 import great_expectations.expectations as gxe
-from great_expectations.expectations.row_conditions import Column as GxColumn
 
 from pipelines.standard.contract import Contract
 from pipelines.standard.rules import Rule, contract_rules
-from pipelines.validation.findings import SUBMISSION, relationship_column, value_column
+from pipelines.validation.findings import (
+    SUBMISSION,
+    date_ok_column,
+    relationship_column,
+    value_column,
+)
 
 INTEGER_TEXT = r"^[+-]?\d+$"
 ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
@@ -63,14 +67,12 @@ def _expectations_for(rule: Rule, contract: Contract, batch: bool) -> list[gxe.E
     if kind == "integer":
         return [gxe.ExpectColumnValuesToMatchRegex(column=column, regex=INTEGER_TEXT, meta=meta)]
     if kind == "date":
-        # Format by pattern; calendar validity (no 30 February) by the parsed shadow being set
-        # wherever the text is: both vectorised, unlike a per-value strftime check.
+        # Format by pattern; calendar validity (no 30 February) by a flag that the parsed shadow
+        # is set wherever the text is: vectorised, and no row filter over the whole frame.
         return [
             gxe.ExpectColumnValuesToMatchRegex(column=column, regex=ISO_DATE_TEXT, meta=meta),
-            gxe.ExpectColumnValuesToNotBeNull(
-                column=value_column(column),
-                row_condition=GxColumn(column).is_not_null(),
-                meta=meta,
+            gxe.ExpectColumnValuesToBeInSet(
+                column=date_ok_column(column), value_set=[True], meta=meta
             ),
         ]
     if kind in ("boolean", "accepted_values"):

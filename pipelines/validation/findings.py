@@ -25,6 +25,11 @@ def value_column(name: str) -> str:
     return f"{name}__value"
 
 
+def date_ok_column(name: str) -> str:
+    """The flag column that says a date column's text, where there is any, is a real date."""
+    return f"{name}__is_date"
+
+
 def relationship_column(rule_id: str) -> str:
     """The flag column that says whether a row's relationship holds."""
     return "_rel_" + rule_id.replace("-", "_")

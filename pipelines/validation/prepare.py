@@ -18,7 +18,13 @@ import pandas as pd
 
 from pipelines.standard.contract import Contract
 from pipelines.standard.periods import Period
-from pipelines.validation.findings import ROW, SUBMISSION, relationship_column, value_column
+from pipelines.validation.findings import (
+    ROW,
+    SUBMISSION,
+    date_ok_column,
+    relationship_column,
+    value_column,
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +100,13 @@ def prepare(
             out[name] = out[name].replace(column.aliases)
         if column.logical_type == "boolean":
             out[name] = out[name].str.lower()
-        elif column.logical_type == "integer":
+        elif column.logical_type == "integer" and value_column(name) not in out.columns:
             out[value_column(name)] = pd.to_numeric(out[name], errors="coerce")
         elif column.logical_type == "date":
-            out[value_column(name)] = parse_dates(out[name])
+            # The hub reads typed payloads and passes their values in; text is parsed otherwise.
+            if value_column(name) not in out.columns:
+                out[value_column(name)] = parse_dates(out[name])
+            out[date_ok_column(name)] = out[name].isna() | out[value_column(name)].notna()
     if isinstance(context, Context):
         for name, day in context.values().items():
             out[name] = pd.Series(pd.Timestamp(day), index=out.index).astype("datetime64[us]")
