@@ -14,13 +14,7 @@ episode ids) stay per submission when many are validated in one frame.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # the hub makes no network calls, ever
-
 from typing import Any
-
-import great_expectations.expectations as gxe
 
 from pipelines.standard.contract import Contract
 from pipelines.standard.rules import Rule, contract_rules
@@ -30,6 +24,11 @@ from pipelines.validation.findings import (
     relationship_column,
     value_column,
 )
+from pipelines.validation.gx_import import great_expectations
+
+great_expectations()  # first, so that what Great Expectations never uses here loads lazily
+
+import great_expectations.expectations as gxe  # noqa: E402
 
 INTEGER_TEXT = r"^[+-]?\d+$"
 ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"

@@ -30,7 +30,9 @@ class _Engine:
     """
 
     def __init__(self) -> None:
-        import great_expectations as gx
+        from pipelines.validation.gx_import import great_expectations
+
+        gx = great_expectations()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         for name in ("great_expectations", "great_expectations.core", "posthog"):
