@@ -136,6 +136,7 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
         )
     console.print(table)
     from pipelines.hub.release import late_submissions
+    from pipelines.hub.vault_checks import unresolved_references
 
     with open_hub_vault(home).connect() as con:
         released = [
@@ -145,12 +146,16 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
             ).fetchall()
         ]
         late = {p: late_submissions(con, p) for p in released}
+        gaps = [g for g in unresolved_references(con) if period is None or g.period == str(period)]
     for per, count in late.items():
         if count:
             console.print(
                 f"[yellow]{count} submission(s) for {per} arrived after its release and are not "
                 f"in it[/]; `outcomes release --period {per} --supersede` includes them."
             )
+    for gap in gaps:
+        if ngo_id is None or gap.ngo_id == ngo_id:
+            console.print(f"[yellow]{gap.message()}[/]")
     waiting = len(pending_ids(home))
     if waiting:
         console.print(f"{waiting} submission(s) wait in the inbox: run `outcomes intake`.")

@@ -137,6 +137,8 @@ def print_report(report: Report, report_dir: Path | None) -> None:
         console.print(
             f"Columns left out (not in the standard): {', '.join(report.dropped_columns)}"
         )
+    if report.note:
+        console.print(f"[yellow]{report.note}[/]")
     if report_dir is not None:
         console.print(f"Report: {report_dir / 'report.html'} (and report.json)")
 

@@ -33,6 +33,7 @@ from pipelines.hub import audit
 from pipelines.hub.inbox import InboxError, InboxItem, check_integrity, ordered
 from pipelines.hub.schema import row_columns
 from pipelines.hub.vault import worker_cursor
+from pipelines.hub.vault_checks import unresolved_references
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
@@ -40,7 +41,7 @@ from pipelines.validation.findings import ROW, SUBMISSION, Finding, IdentifierFi
 from pipelines.validation.identifiers import find_direct_identifiers
 from pipelines.validation.prepare import Context, prepare
 from pipelines.validation.report import Report, write_report
-from pipelines.validation.sql_rules import count_orphans, count_violations
+from pipelines.validation.sql_rules import count_orphans, count_violations, reference_holds
 from pipelines.validation.validate import findings_from, run_suite
 
 CHUNK_ROWS = 400_000
@@ -193,13 +194,9 @@ def _relationship_flags(
         index=pd.MultiIndex.from_arrays([frame[SUBMISSION].to_numpy(), frame[ROW].to_numpy()]),
     )
     for rel in contract.relationships:
-        on = " AND ".join(
-            f'r."{a}" = k."{b}"' for a, b in zip(rel.columns, rel.to_columns, strict=True)
-        )
         orphans = con.execute(
             f"SELECT r.submission_id, r.source_row FROM {relation} r "
-            f"ANTI JOIN {_known_relation(rel.to_dataset)} k "
-            f"ON r.ngo_id = k.ngo_id AND r.period = k.period AND {on}",
+            f"ANTI JOIN {_known_relation(rel.to_dataset)} k ON {reference_holds(rel)}",
             {"files": files},
         ).fetchall()
         mask = np.ones(len(frame), dtype=bool)
@@ -550,6 +547,24 @@ def promote(
         if winner not in seen:
             seen.add(winner)
             events.append(audit.Event(actor, "accepted", winner, {**about, "sha256": sha}))
+    # A resubmission can leave the NGO's other dataset pointing at rows it no longer has.
+    replaced = {(ngo, per, ds): w for w, ngo, per, ds, _sha, loser in rows if loser}
+    for gap in unresolved_references(con, {(ngo, per) for ngo, per, _ds in replaced}):
+        detail = {
+            "ngo_id": gap.ngo_id,
+            "period": gap.period,
+            "dataset": gap.dataset,
+            "rule": gap.rule,
+            "rows": gap.rows,
+        }
+        events.append(
+            audit.Event(
+                actor,
+                "references_unresolved",
+                replaced.get((gap.ngo_id, gap.period, gap.to_dataset), gap.ngo_id),
+                detail,
+            )
+        )
     audit.record(con, events)
     con.execute("DROP TABLE _promotion")
     con.execute("COMMIT")

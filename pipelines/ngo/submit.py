@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.home import Home, private_dir
@@ -73,8 +74,36 @@ def _log_path(home: Home, ngo_id: str) -> Path:
     return home.ngo_dir(ngo_id) / "submissions.jsonl"
 
 
-def _accepted_keys_path(home: Home, ngo_id: str, period: Period) -> Path:
-    return home.ngo_dir(ngo_id) / "accepted" / str(period) / "episodes.parquet"
+def _accepted_keys_path(home: Home, ngo_id: str, period: Period, dataset: str = "episodes") -> Path:
+    """Pseudonymised keys of the NGO's latest accepted ``dataset`` for ``period``: for episodes,
+    what assessments may refer to; for assessments, the episodes they refer to."""
+    return home.ngo_dir(ngo_id) / "accepted" / str(period) / f"{dataset}.parquet"
+
+
+def _keys_kept(contract: Contract) -> list[str]:
+    if contract.dataset == "episodes":
+        return list(contract.pseudonymised_columns)
+    return sorted({c for rel in contract.relationships for c in rel.columns})
+
+
+def _left_behind(home: Home, ngo_id: str, period: Period, episodes: pa.Table) -> str:
+    """A note when accepted assessments refer to episodes that a new episodes file lacks."""
+    held = _accepted_keys_path(home, ngo_id, period, "assessments")
+    if not held.exists():
+        return ""
+    refs = pq.read_table(held)
+    missing = 0
+    for rel in load_contract("assessments").relationships:
+        known = set(zip(*(episodes.column(c).to_pylist() for c in rel.to_columns), strict=True))
+        pairs = zip(*(refs.column(c).to_pylist() for c in rel.columns), strict=True)
+        missing += sum(pair not in known for pair in pairs)
+    if not missing:
+        return ""
+    return (
+        f"{missing:,} row(s) of the assessments you submitted for {period} refer to episodes "
+        "that are not in this file. Once the hub takes this file in, those assessment rows are "
+        f"left out of releases until you resubmit your assessments for {period}."
+    )
 
 
 def _previous_acceptance(
@@ -228,11 +257,11 @@ def submit(
             dropped_columns=dropped,
         )
         submission = handover.submission_id
-        report = replace(report, submission_id=submission)
-        if dataset == "episodes":
-            keys_path = _accepted_keys_path(home, ngo_id, period)
-            keys_path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table.select(list(contract.pseudonymised_columns)), keys_path)
+        note = _left_behind(home, ngo_id, period, table) if dataset == "episodes" else ""
+        report = replace(report, submission_id=submission, note=note)
+        keys_path = _accepted_keys_path(home, ngo_id, period, dataset)
+        keys_path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.select(_keys_kept(contract)), keys_path)
     write_report(report, report_dir)
     _log(home, ngo_id, report, source_sha, submission)
     return SubmitOutcome(report.status, report.headline, report, report_dir, submission)

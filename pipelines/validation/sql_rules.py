@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.standard.contract import Contract
+from pipelines.standard.contract import Contract, Relationship
 from pipelines.standard.rules import Rule, contract_rules
 
 # Context columns, from the row's period and its submission's date.
@@ -134,12 +134,18 @@ def count_orphans(
     """Rows whose relationship does not hold against ``known`` (a relation of the target dataset)."""
     counts = {}
     for rel in contract.relationships:
-        on = " AND ".join(
-            f'r."{a}" = k."{b}"' for a, b in zip(rel.columns, rel.to_columns, strict=True)
-        )
         row = con.execute(
-            f"SELECT count(*) FROM {relation} r ANTI JOIN {known} k "
-            f"ON r.ngo_id = k.ngo_id AND r.period = k.period AND {on}"
+            f"SELECT count(*) FROM {relation} r ANTI JOIN {known} k ON {reference_holds(rel)}"
         ).fetchone()
         counts[rel.id] = int(row[0]) if row else 0
     return counts
+
+
+def reference_holds(rel: Relationship, row: str = "r", known: str = "k") -> str:
+    """The join condition under which row ``row``'s reference finds its target row ``known``:
+    the same NGO and period, and the same values in the related columns."""
+    pairs = zip(rel.columns, rel.to_columns, strict=True)
+    return " AND ".join(
+        [f"{row}.ngo_id = {known}.ngo_id", f"{row}.period = {known}.period"]
+        + [f'{row}."{a}" = {known}."{b}"' for a, b in pairs]
+    )

@@ -437,6 +437,53 @@ def test_the_audit_log_records_every_decision_in_an_intact_chain(
 
 
 @pytest.mark.slow
+def test_episodes_resubmitted_without_assessed_episodes_are_flagged_at_the_ngo_and_the_hub(
+    *,
+    home: Home,
+    write_csv: Callable[..., Path],
+    episode_rows: Callable[..., Rows],
+    assessment_rows: Callable[[Rows], Rows],
+    submit_cli: Callable[..., Any],
+    run_cli: Callable[..., Any],
+) -> None:
+    """Tests that a corrected episodes file that drops an episode the NGO's accepted assessments
+    refer to is accepted with a note at the NGO saying how many assessment rows it leaves behind;
+    that the hub records the gap in its audit log and `outcomes status` names it (counts, never
+    ids); and that resubmitting the assessments closes it."""
+    episodes = episode_rows(4)
+    assert submit_cli(write_csv("episodes.csv", episodes)).exit_code == 0
+    assessments = write_csv("assessments.csv", assessment_rows(episodes))
+    assert submit_cli(assessments, dataset="assessments").exit_code == 0
+    assert all(r.success for r in run_intake(home))
+
+    corrected = submit_cli(write_csv("episodes-v2.csv", episodes[:-1]))
+    said = " ".join(corrected.output.split())
+    assert corrected.exit_code == 0
+    assert "2 row(s) of the assessments you submitted for 2025-Q3 refer to episodes" in said
+    assert all(r.success for r in run_intake(home))
+
+    with vault(home) as con:
+        (gap,) = audit.entries(con, action="references_unresolved")
+        assert audit.verify(con) is None
+    assert gap["detail"] == {
+        "ngo_id": NGO,
+        "period": str(PERIOD),
+        "dataset": "assessments",
+        "rule": "assessment-episode-exists",
+        "rows": 2,
+    }
+    status = run_cli("status", "--home", home.root)
+    shown = " ".join(status.output.split())
+    assert f"{NGO}, {PERIOD}: 2 current assessments row(s) refer to episodes" in shown
+    assert episodes[-1]["episode_id"] not in status.output + corrected.output
+
+    resubmitted = write_csv("assessments-v2.csv", assessment_rows(episodes[:-1]))
+    assert submit_cli(resubmitted, dataset="assessments").exit_code == 0
+    assert all(r.success for r in run_intake(home))
+    assert "refer to episodes" not in run_cli("status", "--home", home.root).output
+
+
+@pytest.mark.slow
 def test_intake_on_an_empty_inbox_does_nothing(
     home: Home, episodes_csv: Path, run_cli: Callable[..., Any]
 ) -> None:
