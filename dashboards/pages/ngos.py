@@ -116,7 +116,7 @@ def _beside(zone: Zone, downloads: Downloads, ngo_id: str, stem: str) -> list[Ch
                 zone,
                 downloads,
                 id="shares",
-                download=f"{stem}/shares",
+                download=f"{stem}.shares",
                 title="Shares: this NGO beside all NGOs",
                 caption="This NGO's shares next to the same shares across all NGOs, with 95% intervals.",
                 category_title="Measure",
@@ -147,7 +147,7 @@ def _beside(zone: Zone, downloads: Downloads, ngo_id: str, stem: str) -> list[Ch
                 zone,
                 downloads,
                 id="mean-change",
-                download=f"{stem}/mean-change",
+                download=f"{stem}.mean-change",
                 title="Mean change in score by domain: this NGO beside all NGOs",
                 caption="Average change between the first and the later assessment, in each domain.",
                 category_title="Outcome domain",
@@ -171,7 +171,7 @@ def _beside(zone: Zone, downloads: Downloads, ngo_id: str, stem: str) -> list[Ch
             zone,
             downloads,
             id=measure,
-            download=f"{stem}/{measure}",
+            download=f"{stem}.{measure}",
             measure=measure,
             cells=zone.ngo(ngo_id, measure),
             category="programme",
@@ -199,6 +199,8 @@ def ngo_page(
     budgets: list[dict[str, Any]],
     budget_csv: list[tuple[Any, ...]],
 ) -> Page:
+    # Every NGO's downloads share one folder (downloads/ngos/ngo-0001.budget.csv): a folder per
+    # NGO made creating 10,000 small files take 6 s on ext4, against half a second in one folder.
     stem = f"ngos/{ngo_file(ngo_id)}"
     sections = [
         Section(
@@ -232,7 +234,7 @@ def ngo_page(
             Section(
                 heading="Across periods",
                 id="periods",
-                tables=((table, downloads.add(f"{stem}/periods", zone.csv_text(shown))),),
+                tables=((table, downloads.add(f"{stem}.periods", zone.csv_text(shown))),),
             )
         )
     if budgets:
@@ -241,7 +243,7 @@ def ngo_page(
             BUDGET_NAMES,
             tuple(_budget_rows(r) for r in budgets),
         )
-        csv = downloads.add(f"{stem}/budget", rows_csv(("ngo_id", *BUDGET_COLUMNS), budget_csv))
+        csv = downloads.add(f"{stem}.budget", rows_csv(("ngo_id", *BUDGET_COLUMNS), budget_csv))
         sections.append(
             Section(
                 heading="Privacy budget",
