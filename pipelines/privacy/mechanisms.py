@@ -16,9 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import opendp.prelude as dp
+# OpenDP's modules one by one: ``opendp.prelude`` also imports scikit-learn (1.5 s) for its
+# sklearn extras, which the hub never uses.
+import opendp.combinators as dp_c
+import opendp.measurements as dp_m
+from opendp.accuracy import discrete_gaussian_scale_to_accuracy
+from opendp.domains import atom_domain, vector_domain
+from opendp.metrics import absolute_distance, l2_distance
+from opendp.mod import OpenDPException, enable_features
 
-dp.enable_features("contrib")
+enable_features("contrib")
 
 Z_95 = 1.959963984540054  # two-sided 95% standard normal quantile
 
@@ -38,8 +45,8 @@ class Calibration:
 
 @functools.lru_cache(maxsize=4096)
 def _measurement(scale: float) -> Any:
-    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="f64")
-    return space >> dp.m.then_gaussian(scale=scale)
+    space = vector_domain(atom_domain(T="i64")), l2_distance(T="f64")
+    return space >> dp_m.then_gaussian(scale=scale)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -76,7 +83,7 @@ def halfwidth_95(scale: float) -> float:
 
     OpenDP's accuracy ``a`` satisfies P(|noise| >= a) <= 5%, so h = a - 1.
     """
-    accuracy = dp.discrete_gaussian_scale_to_accuracy(scale=float(scale), alpha=0.05, T="f64")
+    accuracy = discrete_gaussian_scale_to_accuracy(scale=float(scale), alpha=0.05, T="f64")
     return max(float(accuracy) - 1.0, 0.0)
 
 
@@ -85,13 +92,13 @@ def epsilon_at(rho: float, delta: float) -> float:
     """Express a zCDP rho as epsilon at ``delta``, by OpenDP's conversion."""
     if rho <= 0:
         return 0.0
-    single = dp.m.make_gaussian(
-        dp.atom_domain(T=float, nan=False),
-        dp.absolute_distance(T=float),
+    single = dp_m.make_gaussian(
+        atom_domain(T=float, nan=False),
+        absolute_distance(T=float),
         scale=1.0 / math.sqrt(2.0 * rho),
     )
     try:
-        return float(dp.c.make_zCDP_to_approxDP(single).map(1.0).epsilon(delta))
-    except dp.OpenDPException:
+        return float(dp_c.make_zCDP_to_approxDP(single).map(1.0).epsilon(delta))
+    except OpenDPException:
         # Beyond OpenDP's numeric range (absurd budgets): the classic bound, still an upper bound.
         return rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta))
