@@ -37,8 +37,9 @@ from dashboards.zone import Zone, load_zone
 MARKER = ".outcome-hub-site"
 ASSETS = Path(__file__).parent / "assets"
 PAGE_BUDGET = 300_000
-WRITERS = 4  # threads creating files while pages render
 """Each page stays under this many bytes; only the shared plotly.js is larger."""
+WRITERS = 4
+"""Threads that create the site's files while pages render."""
 
 NAV = (
     ("index.html", "index", "Report card"),

@@ -13,13 +13,12 @@ import hashlib
 from datetime import UTC, datetime
 
 import dagster as dg
-import duckdb
 from pydantic import Field
 
 from pipelines.assets.resources import HubResource
 from pipelines.hub.inbox import load_item, pending_ids
 from pipelines.hub.intake import promote, staged_violations, validate_and_stage
-from pipelines.hub.vault_checks import row_count_mismatches, unresolved_references
+from pipelines.hub.vault_checks import row_count_mismatches
 from pipelines.ngo.handover import MANIFEST
 
 BATCHES = "intake_batches"
@@ -113,15 +112,14 @@ def accepted_submissions(
     home = hub.layout()
     ids = list(config.submissions) or None
     with hub.vault().connect() as con:
-        promoted = promote(home, con, ids, actor=_actor(context))
-        gaps = unresolved_references(con, _replaced_in(con, promoted))
+        promotion = promote(home, con, ids, actor=_actor(context))
         new_periods = sorted(
             p
             for (p,) in con.execute(
                 "SELECT DISTINCT period FROM submissions WHERE status = 'accepted'"
             ).fetchall()
         )
-    for gap in gaps:
+    for gap in promotion.unresolved:
         context.log.warning(gap.message())
     known = set(context.instance.get_dynamic_partitions(PERIODS))
     missing = [p for p in new_periods if p not in known]
@@ -129,24 +127,13 @@ def accepted_submissions(
         context.instance.add_dynamic_partitions(PERIODS, missing)
     return dg.MaterializeResult(
         metadata={
-            "made current": len(promoted),
+            "made current": len(promotion.made_current),
             "periods": ", ".join(new_periods),
             "rows left out for unresolved references": dg.MetadataValue.json(
-                {f"{g.ngo_id} {g.period} {g.dataset}": g.rows for g in gaps}
+                {f"{g.ngo_id} {g.period} {g.dataset}": g.rows for g in promotion.unresolved}
             ),
         }
     )
-
-
-def _replaced_in(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[tuple[str, str]]:
-    """The NGO-periods where one of ``ids`` superseded an earlier submission."""
-    if not ids:
-        return set()
-    rows = con.execute(
-        "SELECT DISTINCT ngo_id, period FROM submissions WHERE list_contains(?, superseded_by)",
-        [ids],
-    ).fetchall()
-    return {(ngo, period) for ngo, period in rows}
 
 
 @dg.asset_check(asset=accepted_submissions)

@@ -146,7 +146,11 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
             ).fetchall()
         ]
         late = {p: late_submissions(con, p) for p in released}
-        gaps = [g for g in unresolved_references(con) if period is None or g.period == str(period)]
+        gaps = [
+            g
+            for g in unresolved_references(con)
+            if (period is None or str(period) == g.period) and ngo_id in (None, g.ngo_id)
+        ]
     for per, count in late.items():
         if count:
             console.print(
@@ -154,8 +158,7 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
                 f"in it[/]; `outcomes release --period {per} --supersede` includes them."
             )
     for gap in gaps:
-        if ngo_id is None or gap.ngo_id == ngo_id:
-            console.print(f"[yellow]{gap.message()}[/]")
+        console.print(f"[yellow]{gap.message()}[/]")
     waiting = len(pending_ids(home))
     if waiting:
         console.print(f"{waiting} submission(s) wait in the inbox: run `outcomes intake`.")

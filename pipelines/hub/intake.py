@@ -33,7 +33,7 @@ from pipelines.hub import audit
 from pipelines.hub.inbox import InboxError, InboxItem, check_integrity, ordered
 from pipelines.hub.schema import row_columns
 from pipelines.hub.vault import worker_cursor
-from pipelines.hub.vault_checks import unresolved_references
+from pipelines.hub.vault_checks import UnresolvedReferences, unresolved_references
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
@@ -480,13 +480,22 @@ def staged_violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return found
 
 
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion made current, and the references it left unresolved (see
+    :class:`~pipelines.hub.vault_checks.UnresolvedReferences`)."""
+
+    made_current: list[str]
+    unresolved: list[UnresolvedReferences]
+
+
 def promote(
     home: Home,
     con: duckdb.DuckDBPyConnection,
     ids: Iterable[str] | None = None,
     *,
     actor: str = "hub intake",
-) -> list[str]:
+) -> Promotion:
     """Make staged submissions (all, or those in ``ids``) current, superseding those they replace.
 
     Their rows are already in the row tables; promotion changes statuses only.
@@ -525,7 +534,7 @@ def promote(
     if not winners:
         con.execute("ROLLBACK")
         con.unregister("_scope")
-        return []
+        return Promotion([], [])
     con.execute(
         "UPDATE submissions SET status = 'superseded', superseded_by = p.winner, decided_at = ? "
         "FROM _promotion p WHERE submissions.submission_id = p.loser",
@@ -549,7 +558,8 @@ def promote(
             events.append(audit.Event(actor, "accepted", winner, {**about, "sha256": sha}))
     # A resubmission can leave the NGO's other dataset pointing at rows it no longer has.
     replaced = {(ngo, per, ds): w for w, ngo, per, ds, _sha, loser in rows if loser}
-    for gap in unresolved_references(con, {(ngo, per) for ngo, per, _ds in replaced}):
+    gaps = unresolved_references(con, {(ngo, per) for ngo, per, _ds in replaced})
+    for gap in gaps:
         detail = {
             "ngo_id": gap.ngo_id,
             "period": gap.period,
@@ -573,4 +583,4 @@ def promote(
         folder = home.inbox / sid
         if folder.exists():
             shutil.rmtree(folder)
-    return winners
+    return Promotion(winners, gaps)

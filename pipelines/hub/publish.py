@@ -24,7 +24,7 @@ from pipelines.hub.release import crashpoint
 from pipelines.privacy.mechanisms import epsilon_at
 from pipelines.privacy.plan import ReleasePlan, parse_plan
 from pipelines.privacy.planner import accuracy_curves
-from pipelines.privacy.postprocess import CELL_COLUMNS, publish_cells
+from pipelines.privacy.postprocess import cell_columns, publish_cells
 from pipelines.published.export import write_exports
 from pipelines.published.store import write_published
 
@@ -161,21 +161,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
     cells = (
         pd.concat(cell_frames, ignore_index=True)
         if cell_frames
-        else pd.DataFrame(
-            columns=[
-                "release_id",
-                "period",
-                "is_current",
-                "measure",
-                "title",
-                "question",
-                "kind",
-                "scope",
-                "ngo_id",
-                *plan.published_dimensions,
-                *CELL_COLUMNS,
-            ]
-        )
+        else pd.DataFrame(columns=["release_id", "period", "is_current", *cell_columns(plan)])
     )
     spends = (
         con.execute(

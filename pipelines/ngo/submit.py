@@ -8,7 +8,7 @@ Either way the NGO gets ``report.json`` and ``report.html`` at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -94,9 +94,11 @@ def _left_behind(home: Home, ngo_id: str, period: Period, episodes: pa.Table) ->
     refs = pq.read_table(held)
     missing = 0
     for rel in load_contract("assessments").relationships:
-        known = set(zip(*(episodes.column(c).to_pylist() for c in rel.to_columns), strict=True))
-        pairs = zip(*(refs.column(c).to_pylist() for c in rel.columns), strict=True)
-        missing += sum(pair not in known for pair in pairs)
+        found = _found_in(
+            [refs.column(c).to_pylist() for c in rel.columns],
+            [episodes.column(c).to_pylist() for c in rel.to_columns],
+        )
+        missing += int((~found).sum())
     if not missing:
         return ""
     return (
@@ -150,13 +152,17 @@ def _relationship_flags(
             else pd.DataFrame(columns=rel.to_columns)
         )
         keys = pd.DataFrame({c: pseudonymise(view[c], key, c) for c in rel.columns})
-        known_set = set(zip(*(known[c] for c in rel.to_columns), strict=True))
-        flags[rel.id] = np.fromiter(
-            (pair in known_set for pair in zip(*(keys[c] for c in rel.columns), strict=True)),
-            dtype=bool,
-            count=len(keys),
+        flags[rel.id] = _found_in(
+            [keys[c] for c in rel.columns], [known[c] for c in rel.to_columns]
         )
     return flags
+
+
+def _found_in(keys: Sequence[Iterable[Any]], known: Sequence[Iterable[Any]]) -> np.ndarray:
+    """For each row of ``keys`` (given column by column), whether ``known`` has the same row."""
+    known_rows = set(zip(*known, strict=True))
+    rows = list(zip(*keys, strict=True))
+    return np.fromiter((row in known_rows for row in rows), dtype=bool, count=len(rows))
 
 
 def _refusal_for(error: ExtractError, contract: Contract) -> Finding:

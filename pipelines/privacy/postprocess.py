@@ -25,6 +25,20 @@ NO_DENOMINATOR = "too uncertain to publish: the number it is a share of may be z
 CELL_COLUMNS = ("value", "ci95_low", "ci95_high", "reliability", "withheld_reason", "rho")
 
 
+def cell_columns(plan: ReleasePlan) -> list[str]:
+    """The columns of a published cell, in order: what it measures, its keys, its value."""
+    return [
+        "measure",
+        "title",
+        "question",
+        "kind",
+        "scope",
+        "ngo_id",
+        *plan.published_dimensions,
+        *CELL_COLUMNS,
+    ]
+
+
 def _keys(plan: ReleasePlan, by: Iterable[str]) -> list[str]:
     return ["ngo_id", *by]
 
@@ -202,17 +216,7 @@ def _finish(
     for dim in plan.published_dimensions:
         if dim not in out.columns:
             out[dim] = None
-    ordered = [
-        "measure",
-        "title",
-        "question",
-        "kind",
-        "scope",
-        "ngo_id",
-        *plan.published_dimensions,
-        *CELL_COLUMNS,
-    ]
-    return out[ordered]
+    return out[cell_columns(plan)]
 
 
 def publish_cells(
@@ -275,18 +279,7 @@ def publish_cells(
             )
         )
     if not published:
-        return pd.DataFrame(
-            columns=[
-                "measure",
-                "title",
-                "question",
-                "kind",
-                "scope",
-                "ngo_id",
-                *plan.published_dimensions,
-                *CELL_COLUMNS,
-            ]
-        )
+        return pd.DataFrame(columns=cell_columns(plan))
     cells = pd.concat(published, ignore_index=True)
     cells["rho"] = cells["rho"].astype(float).fillna(0.0)
     return cells

@@ -472,7 +472,7 @@ def test_episodes_resubmitted_without_assessed_episodes_are_flagged_at_the_ngo_a
         "rule": "assessment-episode-exists",
         "rows": 2,
     }
-    status = run_cli("status", "--home", home.root)
+    status = run_cli("status", "--period", str(PERIOD), "--ngo", NGO, "--home", home.root)
     shown = " ".join(status.output.split())
     assert f"{NGO}, {PERIOD}: 2 current assessments row(s) refer to episodes" in shown
     assert episodes[-1]["episode_id"] not in status.output + corrected.output
@@ -507,5 +507,5 @@ def test_intake_on_an_empty_inbox_does_nothing(
 def test_promote_without_staged_submissions_changes_nothing(home: Home) -> None:
     """Tests that promote() with nothing staged makes nothing current and records nothing."""
     with vault(home) as con:
-        assert promote(home, con) == []
+        assert promote(home, con).made_current == []
         assert audit.entries(con) == []

@@ -40,7 +40,7 @@ from pipelines.hub.vault import open_vault
 from pipelines.privacy.mechanisms import calibrate, charged_rho
 from pipelines.privacy.plan import ReleasePlan, default_plan, load_plan
 from pipelines.privacy.postprocess import AWAITING_APPROVAL
-from pipelines.published.store import read_table
+from pipelines.published.store import DIMENSIONS, read_table
 
 Cli = Callable[..., Any]
 GOVERNED = "clients_by_ethnicity"
@@ -137,20 +137,7 @@ def _cells(home: Home, measure: str | None = None) -> pd.DataFrame:
     cells = read_table(home.published_db, "cells", where, [measure] if measure else [])
     return (
         cells.drop(columns=["is_current"])
-        .sort_values(
-            [
-                "measure",
-                "ngo_id",
-                "programme",
-                "region",
-                "ethnicity",
-                "age_band",
-                "gender",
-                "domain",
-                "exit_reason",
-                "change",
-            ]
-        )
+        .sort_values(["measure", "ngo_id", *DIMENSIONS])
         .reset_index(drop=True)
     )
 
