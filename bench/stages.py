@@ -28,8 +28,8 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
 def _intake(home_dir: Path) -> None:
+    from pipelines.assets.runs import run_intake
     from pipelines.home import Home
-    from pipelines.orchestration import run_intake
 
     runs = run_intake(Home(home_dir))
     if not runs or not all(r.success for r in runs):
@@ -37,8 +37,8 @@ def _intake(home_dir: Path) -> None:
 
 
 def _release(home_dir: Path, period: str, *, site: bool) -> None:
+    from pipelines.assets.runs import run_release
     from pipelines.home import Home
-    from pipelines.orchestration import run_release
 
     run_release(Home(home_dir), period, requested_by="benchmark", build_site=site)
 

@@ -60,6 +60,8 @@ class MeasureInfo:
     target: float | None
     description: str
     unit: str
+    headline: int | None = None
+    """Position among its question's headline measures (the release plan names them)."""
 
 
 @dataclass
@@ -102,6 +104,13 @@ class Zone:
         """NGOs with released cells or a budget, in id order."""
         ids = set(self._ngo) | set(self.budgets["ngo_id"].dropna().astype(str))
         return sorted(ids)
+
+    def headlines(self, question: str) -> list[str]:
+        """The question's headline measures, in the order the release plan lists them."""
+        found = [
+            m for m in self.measures.values() if m.question == question and m.headline is not None
+        ]
+        return [m.id for m in sorted(found, key=lambda m: m.headline or 0)]
 
     def measure(self, measure_id: str) -> MeasureInfo:
         known = self.measures.get(measure_id)
@@ -160,7 +169,7 @@ def _real(value: Any) -> float | None:
 
 
 def _is_text(series: pd.Series) -> bool:
-    return series.dtype == object or pd.api.types.is_string_dtype(series)
+    return bool(series.dtype == object or pd.api.types.is_string_dtype(series))
 
 
 def _safe_texts(series: pd.Series, missing: Any = None) -> list[Any]:
@@ -228,6 +237,7 @@ def _measures(frame: pd.DataFrame, accuracy: pd.DataFrame) -> dict[str, MeasureI
             target=_real(r["target"]),
             description=_text(r["description"]) or "",
             unit=units.get(measure, _DEFAULT_UNITS.get(kind, "count")),
+            headline=None if _real(r["headline"]) is None else int(r["headline"]),
         )
     return out
 

@@ -1,4 +1,9 @@
-"""The one place where Outcome Hub's assets, checks, sensors, schedules and resources meet."""
+"""The one place where Outcome Hub's assets, checks, sensors, schedules and resources meet.
+
+Under ``dagster dev`` and the daemon the hub resource finds its hub through
+``$OUTCOMES_HOME``; the command line configures it per run (see
+:mod:`pipelines.assets.runs`).
+"""
 
 import dagster as dg
 

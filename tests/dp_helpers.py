@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipelines.hub.schema import ensure_schema, row_columns
+from pipelines.hub.vault.rows import row_columns
+from pipelines.hub.vault.schema import ensure_schema
 from pipelines.privacy.plan import PLAN_FILE, ReleasePlan, parse_plan
 from pipelines.standard.contract import load_contract
 from pipelines.standard.periods import Period

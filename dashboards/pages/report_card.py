@@ -7,13 +7,6 @@ from dashboards.charts import Downloads, make_chart
 from dashboards.page import Page, Section, Tile, tile
 from dashboards.zone import Zone
 
-HEADLINES = {
-    "how_much": ("clients_total", "sessions_total", "sessions_per_client_overall"),
-    "how_well": ("share_satisfied_overall", "share_paired_overall"),
-    "better_off": ("share_improved_overall", "clients_improved"),
-}
-"""The headline measures of each question, as the release plan names them."""
-
 SHARES = ("share_satisfied_overall", "share_paired_overall", "share_improved_overall")
 _MORE = {
     "how_much": (
@@ -34,8 +27,7 @@ def headline_tiles(zone: Zone, question: str) -> tuple[Tile, ...]:
             zone.pooled(m),
             zone.pooled(m, zone.previous) if zone.previous else None,
         )
-        for m in HEADLINES.get(question, ())
-        if m in zone.measures
+        for m in zone.headlines(question)
     )
 
 
@@ -60,7 +52,7 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
             tiles=headline_tiles(zone, q),
             links=tuple((href, text, "") for href, text in _MORE[q]),
         )
-        for q in HEADLINES
+        for q in labels.QUESTIONS
     ]
     shares = [m for m in SHARES if m in zone.measures]
     if shares:

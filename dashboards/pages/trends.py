@@ -8,7 +8,6 @@ from typing import Any
 from dashboards import figures, labels
 from dashboards.charts import Chart, Downloads, Row, assemble, cell_row
 from dashboards.page import Page, Section
-from dashboards.pages.report_card import HEADLINES
 from dashboards.zone import Cell, Zone
 
 
@@ -128,11 +127,9 @@ def trend_chart(zone: Zone, downloads: Downloads, measure: str) -> Chart | None:
 
 def pages(zone: Zone, downloads: Downloads) -> list[Page]:
     sections = []
-    for question, measures in HEADLINES.items():
+    for question in labels.QUESTIONS:
         charts = tuple(
-            c
-            for c in (trend_chart(zone, downloads, m) for m in measures if m in zone.measures)
-            if c
+            c for c in (trend_chart(zone, downloads, m) for m in zone.headlines(question)) if c
         )
         if charts:
             sections.append(Section(heading=labels.QUESTIONS[question], id=question, charts=charts))

@@ -1,37 +1,22 @@
 """Intake assets: re-validate submissions, stage them, check them, make them current.
 
-Partitioned by inbox batch (dynamic partitions): each partition is one batch
-of submissions taken from the inbox together, named for when it was taken
-and what it holds; the run's config lists its submission ids. Batching keeps
-Dagster's bookkeeping per run, not per submission, which at two thousand
-NGOs a quarter would otherwise cost minutes (see docs/decisions/007). Each
-submission's own verdict is in the vault, the audit log and the run's
-metadata.
+Partitioned by inbox batch (see :mod:`pipelines.assets.partitions`); the run's
+config lists its submission ids. Batching keeps Dagster's bookkeeping per run,
+not per submission, which at two thousand NGOs a quarter would otherwise cost
+minutes (see docs/decisions/007). Each submission's own verdict is in the
+vault, the audit log and the run's metadata.
 """
-
-import hashlib
-from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
 
+from pipelines.assets.partitions import batches, register_periods
 from pipelines.assets.resources import HubResource
 from pipelines.hub.inbox import load_item, pending_ids
-from pipelines.hub.intake import promote, staged_violations, validate_and_stage
-from pipelines.hub.vault_checks import row_count_mismatches
-from pipelines.ngo.handover import MANIFEST
-
-BATCHES = "intake_batches"
-PERIODS = "periods"
-batches = dg.DynamicPartitionsDefinition(name=BATCHES)
-periods = dg.DynamicPartitionsDefinition(name=PERIODS)
-
-
-def batch_key(submission_ids: list[str], when: datetime | None = None) -> str:
-    """A batch's partition key: when it was taken, how many submissions, and a digest of which."""
-    when = when or datetime.now(UTC)
-    digest = hashlib.sha256("\n".join(sorted(submission_ids)).encode()).hexdigest()[:10]
-    return f"{when:%Y%m%dT%H%M%SZ}-{len(submission_ids)}-{digest}"
+from pipelines.hub.intake import VerdictStatus, promote, staged_violations, validate_and_stage
+from pipelines.hub.vault import submissions
+from pipelines.hub.vault.checks import row_count_mismatches
+from pipelines.standard.handover import MANIFEST
 
 
 class BatchConfig(dg.Config):
@@ -43,14 +28,10 @@ def _actor(context: dg.AssetExecutionContext) -> str:
     return f"hub intake (run {context.run.run_id[:8]})"
 
 
-def _batch(hub: HubResource, config: BatchConfig) -> list[str]:
-    return list(config.submissions) or pending_ids(hub.layout())
-
-
 @dg.asset(partitions_def=batches, group_name="intake", kinds={"duckdb", "greatexpectations"})
 def validated_submissions(
     context: dg.AssetExecutionContext, hub: HubResource, config: BatchConfig
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """The hub's verdict on each submission of a batch, re-validated against its contract.
 
     One verdict per submission. Rows that pass are staged in the encrypted
@@ -58,14 +39,11 @@ def validated_submissions(
     to quarantine with a report that names columns, rules and row numbers.
     """
     home = hub.layout()
-    items = [
-        load_item(home, sid)
-        for sid in _batch(hub, config)
-        if (home.inbox / sid / MANIFEST).is_file()
-    ]
+    ids = list(config.submissions) or pending_ids(home)
+    items = [load_item(home, sid) for sid in ids if (home.inbox / sid / MANIFEST).is_file()]
     with hub.vault().connect() as con:
         verdicts = validate_and_stage(home, con, items, actor=_actor(context))
-    refused = [v for v in verdicts if v.status == "refused"]
+    refused = [v for v in verdicts if v.status == VerdictStatus.REFUSED]
     for verdict in refused:
         context.log.warning(
             f"refused {verdict.submission_id}: {verdict.reason}; report in {verdict.report_dir}"
@@ -73,11 +51,11 @@ def validated_submissions(
     return dg.MaterializeResult(
         metadata={
             "submissions": len(verdicts),
-            "staged": sum(v.status == "staged" for v in verdicts),
+            "staged": sum(v.status == VerdictStatus.STAGED for v in verdicts),
             "refused": len(refused),
-            "duplicates": sum(v.status == "duplicate" for v in verdicts),
-            "rows staged": sum(v.rows for v in verdicts if v.status == "staged"),
-            "verdicts": dg.MetadataValue.json({v.submission_id: v.status for v in verdicts}),
+            "duplicates": sum(v.status == VerdictStatus.DUPLICATE for v in verdicts),
+            "rows staged": sum(v.rows for v in verdicts if v.status == VerdictStatus.STAGED),
+            "verdicts": dg.MetadataValue.json({v.submission_id: str(v.status) for v in verdicts}),
             "refused submissions": dg.MetadataValue.json(
                 {v.submission_id: v.reason for v in refused}
             ),
@@ -102,7 +80,7 @@ def staged_rows_meet_contract(hub: HubResource) -> dg.AssetCheckResult:
 )
 def accepted_submissions(
     context: dg.AssetExecutionContext, hub: HubResource, config: BatchConfig
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """The vault's current rows: one accepted submission per NGO, period and dataset.
 
     A corrected resubmission supersedes the earlier one; both stay in the
@@ -110,25 +88,16 @@ def accepted_submissions(
     release assets.
     """
     home = hub.layout()
-    ids = list(config.submissions) or None
     with hub.vault().connect() as con:
-        promotion = promote(home, con, ids, actor=_actor(context))
-        new_periods = sorted(
-            p
-            for (p,) in con.execute(
-                "SELECT DISTINCT period FROM submissions WHERE status = 'accepted'"
-            ).fetchall()
-        )
+        promotion = promote(home, con, list(config.submissions) or None, actor=_actor(context))
+        current = submissions.current_periods(con)
     for gap in promotion.unresolved:
         context.log.warning(gap.message())
-    known = set(context.instance.get_dynamic_partitions(PERIODS))
-    missing = [p for p in new_periods if p not in known]
-    if missing:
-        context.instance.add_dynamic_partitions(PERIODS, missing)
+    register_periods(context.instance, current)
     return dg.MaterializeResult(
         metadata={
             "made current": len(promotion.made_current),
-            "periods": ", ".join(new_periods),
+            "periods": ", ".join(current),
             "rows left out for unresolved references": dg.MetadataValue.json(
                 {f"{g.ngo_id} {g.period} {g.dataset}": g.rows for g in promotion.unresolved}
             ),

@@ -1,14 +1,17 @@
 """Release assets: each period's differentially private release, then the published zone.
 
 Partitioned by period. The schedule releases a period once its submission
-window has closed; ``outcomes release`` runs the same job.
+window has closed; ``outcomes release`` runs the same job. A refused release
+raises its own :class:`~pipelines.hub.release.ReleaseError`, which the command
+line receives with its type and message.
 """
 
 from datetime import date
 
 import dagster as dg
 
-from pipelines.assets.intake import PERIODS, accepted_submissions, periods
+from pipelines.assets.intake import accepted_submissions
+from pipelines.assets.partitions import periods, register_periods
 from pipelines.assets.resources import VAULT_TAGS, HubResource
 from pipelines.hub.publish import publish
 from pipelines.hub.published_checks import (
@@ -16,8 +19,7 @@ from pipelines.hub.published_checks import (
     cells_without_interval,
     ledger_differences,
 )
-from pipelines.hub.release import NothingToRelease, ReleaseError, releasable_periods, release_period
-from pipelines.privacy.plan import PLAN_FILE, load_plan
+from pipelines.hub.release import releasable_periods, release_period
 
 
 class ReleaseConfig(dg.Config):
@@ -34,29 +36,23 @@ class ReleaseConfig(dg.Config):
 )
 def period_release(
     context: dg.AssetExecutionContext, hub: HubResource, config: ReleaseConfig
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     """The period's differentially private release, kept in the steward zone with its ledger.
 
     One noisy vector per measure (pooled, and per NGO for NGO measures), each
     with the budget it spent; computed once. Running again returns the stored
     release and spends nothing.
     """
-    plan_text = PLAN_FILE.read_text(encoding="utf-8")
-    plan = load_plan()
+    plan, plan_text = hub.plan_with_text()
     with hub.vault().connect() as con:
-        try:
-            outcome = release_period(
-                con,
-                plan,
-                plan_text,
-                context.partition_key,
-                supersede=config.supersede,
-                actor=config.requested_by,
-            )
-        except NothingToRelease as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
-        except ReleaseError as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        outcome = release_period(
+            con,
+            plan,
+            plan_text,
+            context.partition_key,
+            supersede=config.supersede,
+            actor=config.requested_by,
+        )
     return dg.MaterializeResult(
         metadata={
             "release": outcome.release_id,
@@ -70,12 +66,13 @@ def period_release(
 
 
 @dg.asset(partitions_def=periods, deps=[period_release], group_name="releases", kinds={"duckdb"})
-def published_release(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def published_release(
+    context: dg.AssetExecutionContext, hub: HubResource
+) -> dg.MaterializeResult[None]:
     """The published zone: every release's cells, one row per cell with its value, 95% interval,
     reliability flag and budget, plus budgets, the plan's accuracy curves and the CSV/Parquet exports."""
-    home = hub.layout()
     with hub.vault().connect() as con:
-        publication = publish(home, con, load_plan())
+        publication = publish(hub.layout(), con, hub.plan())
     return dg.MaterializeResult(
         metadata={
             "releases": publication.releases,
@@ -127,13 +124,10 @@ def release_schedule(
         else date.today()
     )
     with hub.vault().connect() as con:
-        due = releasable_periods(con, load_plan(), today)
+        due = releasable_periods(con, hub.plan(), today)
     if not due:
         return dg.SkipReason("no period is due for release")
-    known = set(context.instance.get_dynamic_partitions(PERIODS))
-    missing = [p for p in due if p not in known]
-    if missing:
-        context.instance.add_dynamic_partitions(PERIODS, missing)
+    register_periods(context.instance, due)
     return [
         dg.RunRequest(run_key=f"release:{p}:{today}", partition_key=p, tags=VAULT_TAGS) for p in due
     ]

@@ -2,16 +2,9 @@
 
 import dagster as dg
 
-from pipelines.assets.intake import batch_key, batches
+from pipelines.assets.partitions import batches, batches_of
 from pipelines.assets.resources import VAULT_TAGS, HubResource
 from pipelines.hub.inbox import pending
-
-MAX_SUBMISSIONS_PER_RUN = 5000
-
-
-def intake_run_config(submission_ids: list[str]) -> dict[str, object]:
-    config = {"config": {"submissions": submission_ids}}
-    return {"ops": {"validated_submissions": config, "accepted_submissions": config}}
 
 
 def _mark(cursor: str | None) -> tuple[int, str]:
@@ -40,19 +33,15 @@ def inbox_sensor(
     new = [(mark, sid) for mark, sid in pending(hub.layout()) if (mark, sid) > after]
     if not new:
         return dg.SkipReason("no new submissions in the inbox")
-    requests, keys = [], []
-    for start in range(0, len(new), MAX_SUBMISSIONS_PER_RUN):
-        ids = [sid for _, sid in new[start : start + MAX_SUBMISSIONS_PER_RUN]]
-        key = batch_key(ids)
-        keys.append(key)
-        requests.append(
-            dg.RunRequest(
-                run_key=key, partition_key=key, run_config=intake_run_config(ids), tags=VAULT_TAGS
-            )
-        )
+    found = batches_of([sid for _, sid in new])
     last_mark, last_id = new[-1]
     return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[batches.build_add_request(keys)],
+        run_requests=[
+            dg.RunRequest(
+                run_key=b.key, partition_key=b.key, run_config=b.run_config, tags=VAULT_TAGS
+            )
+            for b in found
+        ],
+        dynamic_partitions_requests=[batches.build_add_request([b.key for b in found])],
         cursor=f"{last_mark}|{last_id}",
     )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets.intake import periods
+from pipelines.assets.partitions import periods
 from pipelines.assets.releases import published_release
 from pipelines.assets.resources import HubResource
 
@@ -13,7 +13,7 @@ from pipelines.assets.resources import HubResource
     group_name="releases",
     kinds={"html", "plotly"},
 )
-def funder_site(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def funder_site(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult[None]:
     """The static dashboards site in ``<home>/site``: one HTML page per view and per NGO, each
     chart with its table and CSV download, built from the published zone only (every period's
     current release, so any period's materialisation rebuilds the whole site)."""

@@ -109,8 +109,8 @@ def _submit_all(home: Home, quarter: Period, sector: Any) -> None:
 
 
 def _take_in(home: Home) -> None:
+    from pipelines.assets.runs import run_intake
     from pipelines.hub.inbox import pending_ids
-    from pipelines.orchestration import run_intake
 
     pending = pending_ids(home)
     with bar() as progress:
@@ -123,8 +123,9 @@ def _take_in(home: Home) -> None:
 
 
 def _release(home: Home, quarter: Period) -> None:
+    from pipelines.assets.runs import run_release
     from pipelines.cli.steward import print_headlines
-    from pipelines.orchestration import run_release
+    from pipelines.hub.release import ReleaseError
     from pipelines.privacy.plan import load_plan
     from pipelines.privacy.planner import accuracy_table
 
@@ -141,7 +142,7 @@ def _release(home: Home, quarter: Period) -> None:
     with console.status(f"releasing {quarter}"):
         try:
             run_release(home, str(quarter), requested_by="outcomes demo")
-        except RuntimeError as exc:
+        except ReleaseError as exc:
             raise HubFailure(str(exc)) from None
     console.print(f"$ outcomes release --period {quarter} --home {home.root}")
     print_headlines(home, str(quarter))

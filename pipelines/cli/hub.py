@@ -33,28 +33,13 @@ def submission_rows(
     period: Period | None = None,
     ngo_id: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    from pipelines.hub.vault import VaultError
+    from pipelines.hub.vault import VaultError, submissions
 
-    where, params = ["TRUE"], []
-    if period:
-        where.append("period = ?")
-        params.append(str(period))
-    if ngo_id:
-        where.append("ngo_id = ?")
-        params.append(ngo_id)
-    vault = open_hub_vault(home)
     try:
-        with vault.connect() as con:
-            if ids is not None:
-                import pandas as pd
-
-                con.register("_ids", pd.DataFrame({"id": ids}, dtype="str"))
-                where.append("submission_id IN (SELECT id FROM _ids)")
-            return con.execute(
-                "SELECT submission_id, ngo_id, period, dataset, status, rows, reason FROM submissions "
-                f"WHERE {' AND '.join(where)} ORDER BY period, ngo_id, dataset, received_at",
-                params,
-            ).fetchall()
+        with open_hub_vault(home).connect() as con:
+            return submissions.listing(
+                con, ids=ids, period=str(period) if period else None, ngo_id=ngo_id
+            )
     except VaultError as exc:
         raise HubFailure(str(exc)) from None
 
@@ -84,8 +69,8 @@ def intake(home: Home) -> None:
     The same job the inbox sensor starts under `dagster dev`: re-validation,
     staging in the encrypted vault, a blocking SQL re-check, then promotion.
     """
+    from pipelines.assets.runs import run_intake
     from pipelines.hub.inbox import pending_ids
-    from pipelines.orchestration import run_intake
 
     pending = pending_ids(home)
     if not pending:
@@ -136,16 +121,11 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
         )
     console.print(table)
     from pipelines.hub.release import late_submissions
-    from pipelines.hub.vault_checks import unresolved_references
+    from pipelines.hub.vault import releases
+    from pipelines.hub.vault.checks import unresolved_references
 
     with open_hub_vault(home).connect() as con:
-        released = [
-            p
-            for (p,) in con.execute(
-                "SELECT period FROM releases WHERE status = 'current' ORDER BY 1"
-            ).fetchall()
-        ]
-        late = {p: late_submissions(con, p) for p in released}
+        late = {p: late_submissions(con, p) for p in releases.current_by_period(con)}
         gaps = [
             g
             for g in unresolved_references(con)
@@ -235,15 +215,20 @@ def audit(verify: bool, last: int, action: str | None, as_json: bool, home: Home
 @home_option
 def ui(port: int, home: Home) -> None:
     """Open the Dagster UI for this hub (assets, checks, the inbox sensor, run history)."""
-    from pipelines.orchestration import prepare_dagster_home
+    from pipelines.assets.runs import prepare_dagster_home
 
-    prepare_dagster_home(home)
-    os.environ["OUTCOMES_HOME"] = str(home.root)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(prepare_dagster_home(home)),
+        "OUTCOMES_HOME": str(home.root),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
     console.print(f"Dagster UI for {home.root} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     # Replace this process with the UI server: Ctrl-C then stops the UI directly.
-    os.execv(dagster, [dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)])  # noqa: S606
+    argv = [dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
+    os.execve(dagster, argv, env)  # noqa: S606
 
 
 COMMANDS = (intake, status, audit, ui)

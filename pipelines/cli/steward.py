@@ -69,7 +69,8 @@ def budget_set(
     home: Home,
 ) -> None:
     """Set one NGO's budget (--ngo) or the period's default (--default) for a period."""
-    from pipelines.hub.ledger import DEFAULT, BudgetError, set_budget
+    from pipelines.hub.ledger import BudgetError, set_budget
+    from pipelines.hub.vault.budgets import DEFAULT
     from pipelines.privacy.mechanisms import epsilon_at
 
     if bool(ngo_id) == default:
@@ -95,15 +96,17 @@ def budget_set(
 def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
     """Budget set, spent and left per NGO and period (rho, and epsilon at the plan's delta)."""
     from pipelines.hub.ledger import balances
+    from pipelines.hub.vault import budgets, releases, submissions
+    from pipelines.hub.vault.statuses import HELD, SubmissionStatus
     from pipelines.privacy.mechanisms import epsilon_at
 
     plan = _plan()
     with open_hub_vault(home).connect() as con:
-        pairs = con.execute(
-            "SELECT DISTINCT period, ngo_id FROM submissions WHERE status IN ('accepted', 'superseded', 'purged') "
-            "UNION SELECT DISTINCT period, ngo_id FROM spends UNION SELECT period, ngo_id FROM budgets "
-            "WHERE ngo_id <> '*' ORDER BY 1, 2"
-        ).fetchall()
+        pairs = sorted(
+            set(submissions.ngo_periods(con, (*HELD, SubmissionStatus.PURGED)))
+            | set(releases.spend_pairs(con))
+            | set(budgets.set_pairs(con))
+        )
         rows = []
         for per in sorted({p for p, _ in pairs}):
             if period and per != str(period):
@@ -251,17 +254,12 @@ def print_headlines(home: Home, period: str) -> None:
     cells = read_table(
         home.published_db, "cells", "is_current AND period = ? AND ngo_id IS NULL", [period]
     )
-    headline = {
-        "how_much": ["clients_total", "sessions_total", "sessions_per_client_overall"],
-        "how_well": ["share_satisfied_overall", "share_paired_overall"],
-        "better_off": ["share_improved_overall"],
-    }
     table = Table(
         title=f"Released headline numbers, {period} (95% intervals)", title_justify="left"
     )
     for col in ("Question", "Measure", "Value", "95% interval", "Reliability"):
         table.add_column(col, justify="right" if col in ("Value", "95% interval") else "left")
-    for question, ids in headline.items():
+    for question, ids in _plan().headlines.items():
         for measure in ids:
             row = cells[
                 (cells["measure"] == measure)
@@ -271,11 +269,8 @@ def print_headlines(home: Home, period: str) -> None:
                 continue
             r = row.iloc[0]
             share = r["kind"] == "ratio" and "share" in measure
-            fmt = (
-                (lambda v: f"{v:.1%}")
-                if share
-                else ((lambda v: f"{v:,.1f}") if r["kind"] == "ratio" else (lambda v: f"{v:,.0f}"))
-            )
+            pattern = "{:.1%}" if share else "{:,.1f}" if r["kind"] == "ratio" else "{:,.0f}"
+            fmt = pattern.format
             value = "withheld" if r["reliability"] == "withheld" else fmt(r["value"])
             interval = (
                 ""
@@ -310,7 +305,9 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
     A release is computed once: running again returns the stored release and
     spends nothing. Exit 0 when released or nothing to release, 1 when refused.
     """
-    from pipelines.orchestration import run_release
+    from pipelines.assets.runs import run_release
+    from pipelines.hub.release import ReleaseError
+    from pipelines.hub.vault import submissions
 
     if period is None:
         periods = releasable_periods(home)
@@ -322,11 +319,8 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
             return
     else:
         with open_hub_vault(home).connect() as con:
-            row = con.execute(
-                "SELECT count(*) FROM submissions WHERE status = 'accepted' AND period = ?",
-                [str(period)],
-            ).fetchone()
-        if not row or not row[0]:
+            accepted = submissions.count_current(con, str(period))
+        if not accepted:
             console.print(f"Nothing to release for {period}: it has no accepted submissions.")
             return
         periods = [str(period)]
@@ -334,8 +328,14 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
         with console.status(f"releasing {p}"):
             try:
                 run_release(home, p, supersede=supersede, requested_by=by)
-            except RuntimeError as exc:
+            except ReleaseError as exc:
                 raise HubFailure(str(exc)) from None
+            except Exception as exc:  # a fault, not a refusal
+                raise HubFailure(
+                    f"The release job for {p} stopped: {type(exc).__name__}: {exc}. A release "
+                    "and its spends are committed together or not at all; `outcomes budget show` "
+                    "says what was spent. The run's full log is in the Dagster UI (outcomes ui)."
+                ) from None
         print_headlines(home, p)
     _warn_late(home, periods)
     console.print(f"Published zone: {home.published_db}; exports in {home.exports}")

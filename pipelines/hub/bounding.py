@@ -19,10 +19,13 @@ discovering which keys exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pandas as pd
 
 from pipelines.privacy.plan import CHANGE, Measure, ReleasePlan, key_frame
+from pipelines.privacy.statistics import StatisticName
 from pipelines.standard.contract import load_contract
 
 BOUNDED_TABLES = ("b_episodes", "b_assessments", "b_pairs", "b_changes", "b_satisfaction")
@@ -106,44 +109,45 @@ def bound(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str) -> Non
     con.unregister("_change_categories")
 
 
+_CLIENTS = "count(DISTINCT (ngo_id, client_id))"
+
+Aggregate = Callable[[Measure, ReleasePlan], tuple[str, str]]
+"""A statistic's aggregate: (value expression, FROM clause with any filter) over bounded tables."""
+
+
+def _clients(measure: Measure, _plan: ReleasePlan) -> tuple[str, str]:
+    exited = "WHERE end_date IS NOT NULL AND exit_reason IS NOT NULL"
+    return _CLIENTS, f"b_episodes {exited if measure.where == 'exited' else ''}"
+
+
+def _satisfied(_measure: Measure, plan: ReleasePlan) -> tuple[str, str]:
+    return f"count(*) FILTER (WHERE score >= {int(plan.satisfied_at_or_above)})", "b_satisfaction"
+
+
+AGGREGATES: dict[StatisticName, Aggregate] = {
+    "distinct_clients": _clients,
+    "sessions": lambda _m, _p: ("sum(sessions)", "b_episodes"),
+    "satisfaction_respondents": lambda _m, _p: ("count(*)", "b_satisfaction"),
+    "satisfied_clients": _satisfied,
+    "paired_clients": lambda _m, _p: (_CLIENTS, "b_pairs"),
+    "improved_any_clients": lambda _m, _p: (_CLIENTS, "b_changes WHERE change > 0"),
+    "change_pairs": lambda _m, _p: ("count(*)", "b_changes"),
+    "change_total": lambda _m, _p: ("sum(change)", "b_changes"),
+    "improved_clients": lambda _m, _p: ("count(*) FILTER (WHERE change > 0)", "b_changes"),
+    "change_distribution": lambda _m, _p: (
+        "count(*)",
+        f"(SELECT *, CAST(change AS VARCHAR) AS {CHANGE} FROM b_changes)",
+    ),
+}
+"""Each statistic's exact aggregate over the bounded tables, keyed by its name."""
+
+
 def _aggregate_sql(measure: Measure, plan: ReleasePlan, group: list[str]) -> str:
     cols = ", ".join(f'"{g}"' for g in group)
+    value, source = AGGREGATES[measure.statistic.name](measure, plan)
     select = f"{cols}, " if cols else ""
     group_by = f"GROUP BY {cols}" if cols else ""
-    name = measure.statistic.name
-    clients = "count(DISTINCT (ngo_id, client_id))"
-    if name == "distinct_clients":
-        where = (
-            "WHERE end_date IS NOT NULL AND exit_reason IS NOT NULL"
-            if measure.where == "exited"
-            else ""
-        )
-        return f"SELECT {select}{clients} AS value FROM b_episodes {where} {group_by}"
-    if name == "sessions":
-        return f"SELECT {select}sum(sessions) AS value FROM b_episodes {group_by}"
-    if name == "satisfaction_respondents":
-        return f"SELECT {select}count(*) AS value FROM b_satisfaction {group_by}"
-    if name == "satisfied_clients":
-        t = int(plan.satisfied_at_or_above)
-        return f"SELECT {select}count(*) FILTER (WHERE score >= {t}) AS value FROM b_satisfaction {group_by}"
-    if name == "paired_clients":
-        return f"SELECT {select}{clients} AS value FROM b_pairs {group_by}"
-    if name == "improved_any_clients":
-        return f"SELECT {select}{clients} AS value FROM b_changes WHERE change > 0 {group_by}"
-    if name == "change_pairs":
-        return f"SELECT {select}count(*) AS value FROM b_changes {group_by}"
-    if name == "change_total":
-        return f"SELECT {select}sum(change) AS value FROM b_changes {group_by}"
-    if name == "improved_clients":
-        return (
-            f"SELECT {select}count(*) FILTER (WHERE change > 0) AS value FROM b_changes {group_by}"
-        )
-    if name == "change_distribution":
-        return (
-            f"SELECT {select}count(*) AS value FROM "
-            f"(SELECT *, CAST(change AS VARCHAR) AS {CHANGE} FROM b_changes) {group_by}"
-        )
-    raise ValueError(f"no aggregation for statistic {name!r}")
+    return f"SELECT {select}{value} AS value FROM {source} {group_by}"
 
 
 def exact_cells(

@@ -1,29 +1,32 @@
-"""The hub's inbox: complete submissions waiting for intake, and their manifests.
+"""The hub's inbox: complete submissions waiting for intake, read through the hand-over protocol.
 
-The hub trusts nothing the sender says: a manifest's names are re-checked
-before they touch a path, its hash is recomputed, and the payload's schema
-must be exactly the sanitised schema the contract implies.
+The hub trusts nothing the sender says: a folder is only ever one whose name is
+a submission id the hub could have made, its manifest is parsed by
+:meth:`~pipelines.standard.handover.Manifest.parse`, the payload's hash is
+recomputed, and its schema must be exactly the sanitised schema of the contract.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.home import Home
-from pipelines.ngo.handover import MANIFEST, PAYLOAD, arrow_schema, file_sha256
-from pipelines.standard.contract import load_contract
-from pipelines.standard.names import check_dataset, check_ngo_id, check_submission_id, submission_id
-from pipelines.standard.periods import Period
-
-DATASET_ORDER = {"episodes": 0, "assessments": 1}
+from pipelines.standard.contract import DATASETS, load_contract
+from pipelines.standard.handover import (
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    PAYLOAD,
+    Manifest,
+    ManifestError,
+    arrow_schema,
+    file_sha256,
+)
+from pipelines.standard.names import SubmissionName, check_submission_id
 
 
 class InboxError(Exception):
@@ -37,11 +40,21 @@ class InboxError(Exception):
 
 @dataclass(frozen=True)
 class InboxItem:
-    """One complete submission in the inbox."""
+    """One complete submission in the inbox: its folder, and its manifest or why it has none.
+
+    Who, when and what come from the folder's name (a submission id, checked before
+    it was ever used as a path), so even a submission with a broken manifest can be
+    reported against the right NGO, period and dataset.
+    """
 
     submission_id: str
     folder: Path
-    manifest: Mapping[str, Any]
+    manifest: Manifest | None
+    manifest_error: ManifestError | None = None
+
+    @property
+    def name(self) -> SubmissionName:
+        return SubmissionName.parse(self.submission_id)
 
     @property
     def payload(self) -> Path:
@@ -49,29 +62,30 @@ class InboxItem:
 
     @property
     def ngo_id(self) -> str:
-        return str(self.manifest.get("ngo_id", ""))
+        return self.name.ngo_id
 
     @property
     def period(self) -> str:
-        return str(self.manifest.get("period", ""))
+        return self.name.period
 
     @property
     def dataset(self) -> str:
-        return str(self.manifest.get("dataset", ""))
+        return self.name.dataset
 
     @property
     def sha256(self) -> str:
-        return str(self.manifest.get("sha256", ""))
+        return self.manifest.sha256 if self.manifest else ""
 
     @property
     def rows(self) -> int:
-        """The row count the manifest declares (0 when it declares none that makes sense)."""
-        value = self.manifest.get("rows", 0)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+        """The row count the manifest declares (0 without a valid manifest)."""
+        return self.manifest.rows if self.manifest else 0
 
     @property
     def submitted_on(self) -> date:
-        return date.fromisoformat(str(self.manifest["submitted_on"]))
+        if self.manifest is None:
+            raise ValueError("a submission without a valid manifest has no date")
+        return self.manifest.submitted_on
 
 
 def pending(home: Home) -> list[tuple[int, str]]:
@@ -100,64 +114,54 @@ def pending_ids(home: Home) -> list[str]:
 
 
 def load_item(home: Home, sid: str) -> InboxItem:
+    """The inbox item ``sid``, its manifest parsed (or the reason it cannot be)."""
     folder = home.inbox_item(sid)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
-    return InboxItem(sid, folder, manifest if isinstance(manifest, dict) else {})
+        with (folder / MANIFEST).open("rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+        return InboxItem(sid, folder, Manifest.parse(data))
+    except OSError:
+        return InboxItem(sid, folder, None, ManifestError("manifest", "the manifest is missing"))
+    except ManifestError as error:
+        return InboxItem(sid, folder, None, error)
 
 
 def ordered(items: list[InboxItem]) -> list[InboxItem]:
     """Episodes before assessments (assessments are checked against episodes), then arrival order."""
-    return sorted(items, key=lambda i: DATASET_ORDER.get(i.dataset, 9))
+    return sorted(items, key=lambda i: DATASETS.index(i.dataset))
 
 
 def check_integrity(item: InboxItem) -> None:
     """Raise :class:`InboxError` unless the manifest and payload are what they claim to be."""
     m = item.manifest
-    try:
-        check_ngo_id(str(m.get("ngo_id")))
-        check_dataset(str(m.get("dataset")))
-        period = Period.parse(str(m.get("period")))
-        date.fromisoformat(str(m.get("submitted_on")))
-        declared = m.get("rows")
-        if not isinstance(declared, int) or isinstance(declared, bool) or declared < 0:
-            raise ValueError("rows")
-    except (ValueError, TypeError):
-        raise InboxError(
-            "hub.manifest",
-            "The manifest is missing or names an invalid NGO, period, dataset, date or row count.",
-        ) from None
-    contract = load_contract(item.dataset)
-    if m.get("contract") != contract.tag:
+    if m is None:
+        reason = item.manifest_error.message if item.manifest_error else "the manifest is missing"
+        raise InboxError("hub.manifest", f"The manifest cannot be used: {reason}.")
+    contract = load_contract(m.dataset)
+    if m.contract != contract.tag:
         raise InboxError(
             "hub.contract",
-            f"The submission was made against {m.get('contract')!r}; the hub expects {contract.tag}.",
+            f"The submission was made against {m.contract!r}; the hub expects {contract.tag}.",
+        )
+    if m.submission_id != item.submission_id:
+        raise InboxError(
+            "hub.manifest", "The submission's folder name does not match its manifest."
         )
     if not item.payload.is_file():
         raise InboxError("hub.payload", "The submission has no data file.")
-    actual = file_sha256(item.payload)
-    if actual != item.sha256:
+    if file_sha256(item.payload) != m.sha256:
         raise InboxError(
             "hub.sha256",
             "The data file does not match the sha256 in its manifest; it was changed or damaged in transit.",
-        )
-    if item.submission_id != submission_id(str(period), item.ngo_id, item.dataset, actual):
-        raise InboxError(
-            "hub.manifest", "The submission's folder name does not match its manifest."
         )
     try:
         parquet = pq.ParquetFile(item.payload)
         schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
     except (pa.ArrowException, OSError):
         raise InboxError("hub.payload", "The data file is not a readable Parquet file.") from None
-    expected = arrow_schema(contract)
-    if not schema.remove_metadata().equals(expected):
+    if not schema.remove_metadata().equals(arrow_schema(contract)):
         raise InboxError(
             "hub.columns", "The data file's columns are not the sanitised columns of the contract."
         )
-    if rows != item.rows:
-        raise InboxError(
-            "hub.rows", f"The data file has {rows} rows; its manifest says {item.rows}."
-        )
+    if rows != m.rows:
+        raise InboxError("hub.rows", f"The data file has {rows} rows; its manifest says {m.rows}.")

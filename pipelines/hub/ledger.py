@@ -1,10 +1,12 @@
-"""The budget ledger and governance approvals (steward zone, in the vault).
+"""The budget ledger and governance approvals (steward zone): the rules, checks and messages.
 
 Budgets are zCDP rho per NGO per period; a period's default applies to every
 NGO the steward has not set. Every spend is a ledger row written in the same
 transaction as the release cells it paid for, so the ledger can never
 disagree with what was released. Approvals from the Māori data governance
 group are events: the latest for a dimension value and period is in force.
+The tables' SQL is in :mod:`pipelines.hub.vault.budgets` and
+:mod:`pipelines.hub.vault.releases`.
 """
 
 from __future__ import annotations
@@ -17,44 +19,16 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
+from pipelines.db import transaction
 from pipelines.hub import audit
+from pipelines.hub.vault import budgets as budget_table
+from pipelines.hub.vault import releases
+from pipelines.hub.vault.budgets import DEFAULT
 from pipelines.privacy.mechanisms import epsilon_at
 from pipelines.privacy.plan import ReleasePlan
 
-DEFAULT = "*"
 TOLERANCE = 1e-9
 """Relative slack when comparing sums of rho: floating-point addition, not extra budget."""
-
-LEDGER_DDL = """
-CREATE TABLE budgets (
-    period VARCHAR NOT NULL, ngo_id VARCHAR NOT NULL, rho DOUBLE NOT NULL,
-    set_by VARCHAR NOT NULL, set_at TIMESTAMPTZ NOT NULL, note VARCHAR,
-    PRIMARY KEY (period, ngo_id)
-);
-CREATE TABLE releases (
-    release_id VARCHAR PRIMARY KEY, period VARCHAR NOT NULL, version INTEGER NOT NULL,
-    plan_version VARCHAR NOT NULL, plan_digest VARCHAR NOT NULL, plan_text VARCHAR NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR NOT NULL, status VARCHAR NOT NULL,
-    superseded_by VARCHAR, note VARCHAR
-);
-CREATE TABLE release_inputs (release_id VARCHAR NOT NULL, submission_id VARCHAR NOT NULL);
-CREATE TABLE release_parts (
-    release_id VARCHAR NOT NULL, part_id VARCHAR NOT NULL, measure VARCHAR NOT NULL,
-    component VARCHAR NOT NULL, scope VARCHAR NOT NULL, ngo_id VARCHAR, rho DOUBLE NOT NULL,
-    l2_sensitivity DOUBLE NOT NULL, noise_scale DOUBLE NOT NULL, cells INTEGER NOT NULL,
-    computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (release_id, part_id)
-);
-CREATE TABLE spends (
-    release_id VARCHAR NOT NULL, part_id VARCHAR NOT NULL, ngo_id VARCHAR NOT NULL,
-    period VARCHAR NOT NULL, rho DOUBLE NOT NULL, spent_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (release_id, part_id, ngo_id)
-);
-CREATE TABLE approvals (
-    seq INTEGER PRIMARY KEY, dimension VARCHAR NOT NULL, value VARCHAR NOT NULL,
-    period VARCHAR NOT NULL, action VARCHAR NOT NULL, decided_by VARCHAR NOT NULL,
-    note VARCHAR, decided_at TIMESTAMPTZ NOT NULL
-);
-"""
 
 
 class BudgetError(ValueError):
@@ -91,20 +65,11 @@ def check_rho(rho: float, plan: ReleasePlan) -> float:
     return float(rho)
 
 
-def spent(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, float]:
-    rows = con.execute(
-        "SELECT ngo_id, sum(rho) FROM spends WHERE period = ? GROUP BY ngo_id", [period]
-    ).fetchall()
-    return {ngo: float(total) for ngo, total in rows}
-
-
 def budgets(
     con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str, ngos: Iterable[str]
 ) -> dict[str, float]:
     """Each NGO's budget for the period: its own, else the period's default, else the plan's."""
-    rows = dict(
-        con.execute("SELECT ngo_id, rho FROM budgets WHERE period = ?", [period]).fetchall()
-    )
+    rows = budget_table.for_period(con, period)
     default = float(rows.get(DEFAULT, plan.default_rho))
     return {ngo: float(rows.get(ngo, default)) for ngo in ngos}
 
@@ -113,7 +78,7 @@ def balances(
     con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str, ngos: Iterable[str]
 ) -> list[Balance]:
     ngos = sorted(set(ngos))
-    used = spent(con, period)
+    used = releases.spent(con, period)
     return [
         Balance(n, period, b, used.get(n, 0.0)) for n, b in budgets(con, plan, period, ngos).items()
     ]
@@ -131,53 +96,44 @@ def set_budget(
 ) -> None:
     """Set an NGO's (or, with ``ngo_id='*'``, the period's default) budget; audited."""
     rho = check_rho(rho, plan)
+    used = releases.spent(con, period)
+    own = budget_table.for_period(con, period)
     if ngo_id != DEFAULT:
-        already = spent(con, period).get(ngo_id, 0.0)
+        already = used.get(ngo_id, 0.0)
         if rho < already * (1 - TOLERANCE):
             raise BudgetError(
                 f"{ngo_id} has already spent rho {already:.4g} in {period}; "
                 f"a budget of {rho:g} would be below it. Budgets can only be set at or above what is spent."
             )
     else:
-        over = {n: s for n, s in spent(con, period).items() if s > rho * (1 + TOLERANCE)}
-        own = {
-            n
-            for (n,) in con.execute(
-                "SELECT ngo_id FROM budgets WHERE period = ?", [period]
-            ).fetchall()
-        }
+        over = {n: s for n, s in used.items() if s > rho * (1 + TOLERANCE)}
         below = sorted(n for n in over if n not in own)
         if below:
             raise BudgetError(
                 f"{len(below)} NGO(s) relying on the default have already spent more than {rho:g} "
                 f"in {period} (e.g. {below[0]}: {over[below[0]]:.4g}); set at least that much."
             )
-    previous = con.execute(
-        "SELECT rho FROM budgets WHERE period = ? AND ngo_id = ?", [period, ngo_id]
-    ).fetchone()
-    con.execute("BEGIN")
-    con.execute(
-        "INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?, ?, ?)",
-        [period, ngo_id, rho, by, datetime.now(UTC), note],
-    )
-    audit.record(
-        con,
-        [
-            audit.Event(
-                by,
-                "budget_set",
-                f"{period}/{ngo_id}",
-                {
-                    "rho": rho,
-                    "previous_rho": previous[0] if previous else None,
-                    "note": note,
-                    "epsilon": round(epsilon_at(rho, plan.delta), 4),
-                    "delta": plan.delta,
-                },
-            )
-        ],
-    )
-    con.execute("COMMIT")
+    with transaction(con):
+        budget_table.upsert(
+            con, period=period, ngo_id=ngo_id, rho=rho, by=by, at=datetime.now(UTC), note=note
+        )
+        audit.record(
+            con,
+            [
+                audit.Event(
+                    by,
+                    "budget_set",
+                    f"{period}/{ngo_id}",
+                    {
+                        "rho": rho,
+                        "previous_rho": own.get(ngo_id),
+                        "note": note,
+                        "epsilon": round(epsilon_at(rho, plan.delta), 4),
+                        "delta": plan.delta,
+                    },
+                )
+            ],
+        )
 
 
 # --- governance -------------------------------------------------------------------------------
@@ -212,36 +168,32 @@ def decide(
         raise ValueError(
             "--note must say what the governance group decided and where it is minuted"
         )
-    row = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM approvals").fetchone()
-    seq = int(row[0]) if row else 1
-    con.execute("BEGIN")
-    con.execute(
-        "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [seq, dimension, value, period, action, by, note, datetime.now(UTC)],
-    )
-    audit.record(
-        con,
-        [audit.Event(by, f"governance_{action}", f"{period}/{dimension}={value}", {"note": note})],
-    )
-    con.execute("COMMIT")
+    with transaction(con):
+        budget_table.record_decision(
+            con,
+            dimension=dimension,
+            value=value,
+            period=period,
+            action=action,
+            by=by,
+            note=note,
+            at=datetime.now(UTC),
+        )
+        audit.record(
+            con,
+            [
+                audit.Event(
+                    by, f"governance_{action}", f"{period}/{dimension}={value}", {"note": note}
+                )
+            ],
+        )
 
 
 def approvals_in_force(con: duckdb.DuckDBPyConnection, period: str) -> frozenset[tuple[str, str]]:
     """The (dimension, value) pairs whose latest decision for ``period`` is an approval."""
-    rows = con.execute(
-        "SELECT dimension, value FROM approvals WHERE period = ? "
-        "QUALIFY row_number() OVER (PARTITION BY dimension, value ORDER BY seq DESC) = 1 AND action = 'approve'",
-        [period],
-    ).fetchall()
-    return frozenset((d, v) for d, v in rows)
+    return budget_table.approved(con, period)
 
 
 def ledger_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Total spent per NGO and period, from the ledger itself."""
-    return (
-        con.execute(
-            "SELECT period, ngo_id, sum(rho) AS rho FROM spends GROUP BY period, ngo_id ORDER BY period, ngo_id"
-        )
-        .to_arrow_table()
-        .to_pandas()
-    )
+    """Total spent per NGO and period, from the ledger itself: period, ngo_id, rho."""
+    return releases.spent_by_ngo_period(con)

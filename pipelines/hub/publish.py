@@ -19,8 +19,11 @@ import yaml
 from pipelines import __version__
 from pipelines.home import Home
 from pipelines.hub import audit
+from pipelines.hub.crash import crashpoint
 from pipelines.hub.ledger import approvals_in_force, budgets
-from pipelines.hub.release import crashpoint
+from pipelines.hub.vault import budgets as budget_table
+from pipelines.hub.vault import releases, submissions
+from pipelines.hub.vault.statuses import HELD
 from pipelines.privacy.mechanisms import epsilon_at
 from pipelines.privacy.plan import ReleasePlan, parse_plan
 from pipelines.privacy.planner import accuracy_curves
@@ -39,16 +42,8 @@ class Publication:
 def _release_cells(con: duckdb.DuckDBPyConnection, release: dict[str, object]) -> pd.DataFrame:
     rid = str(release["release_id"])
     plan = parse_plan(yaml.safe_load(str(release["plan_text"])))
-    raw = (
-        con.execute("SELECT * FROM release_cells WHERE release_id = ?", [rid])
-        .to_arrow_table()
-        .to_pandas()
-    )
-    parts = (
-        con.execute("SELECT measure, scope, ngo_id FROM release_parts WHERE release_id = ?", [rid])
-        .to_arrow_table()
-        .to_pandas()
-    )
+    raw = releases.cells(con, rid)
+    parts = releases.part_owners(con, rid)
     ngos: dict[str, list[str] | None] = {}
     for measure, group in parts.groupby("measure"):
         scope = group["scope"].iloc[0]
@@ -65,15 +60,9 @@ def _release_cells(con: duckdb.DuckDBPyConnection, release: dict[str, object]) -
 
 def _budgets(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.DataFrame:
     rows = []
-    pairs = con.execute(
-        "SELECT DISTINCT period, ngo_id FROM submissions WHERE status IN ('accepted', 'superseded') "
-        "UNION SELECT DISTINCT period, ngo_id FROM spends ORDER BY 1, 2"
-    ).fetchall()
+    pairs = sorted(set(submissions.ngo_periods(con, HELD)) | set(releases.spend_pairs(con)))
     spent = {
-        (p, n): r
-        for p, n, r in con.execute(
-            "SELECT period, ngo_id, sum(rho) FROM spends GROUP BY 1, 2"
-        ).fetchall()
+        (r.period, r.ngo_id): float(r.rho) for r in releases.spent_by_ngo_period(con).itertuples()
     }
     by_period: dict[str, list[str]] = {}
     for period, ngo in pairs:
@@ -119,6 +108,7 @@ def _measures(plan: ReleasePlan) -> pd.DataFrame:
             "dimensions": ",".join(m.by),
             "target": None,
             "description": m.statistic.description,
+            "headline": plan.headline_rank(m.id),
         }
         for m in plan.measures
     ]
@@ -137,6 +127,7 @@ def _measures(plan: ReleasePlan) -> pd.DataFrame:
                     else plan.dimensions_of(d.id)
                 ),
                 "target": d.target,
+                "headline": plan.headline_rank(d.id),
                 "description": (
                     f"{d.inputs[0]} divided by {d.inputs[1]}"
                     if d.kind == "ratio"
@@ -149,27 +140,14 @@ def _measures(plan: ReleasePlan) -> pd.DataFrame:
 
 def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Publication:
     """Rebuild ``published.duckdb`` and the exports from the ledger; return what was published."""
-    releases = (
-        con.execute(
-            "SELECT release_id, period, version, status, superseded_by, created_at AS released_at, plan_version, "
-            "plan_digest, plan_text FROM releases ORDER BY period, version"
-        )
-        .to_arrow_table()
-        .to_pandas()
-    )
-    cell_frames = [_release_cells(con, r) for r in releases.to_dict("records")]
+    stored = releases.every_release(con)
+    cell_frames = [_release_cells(con, r) for r in stored.to_dict("records")]
     cells = (
         pd.concat(cell_frames, ignore_index=True)
         if cell_frames
         else pd.DataFrame(columns=["release_id", "period", "is_current", *cell_columns(plan)])
     )
-    spends = (
-        con.execute(
-            "SELECT release_id, period, ngo_id, sum(rho) AS rho FROM spends GROUP BY 1, 2, 3 ORDER BY 1, 3"
-        )
-        .to_arrow_table()
-        .to_pandas()
-    )
+    spends = releases.spent_by_release(con)
     summary = (
         spends.groupby("release_id")
         .agg(
@@ -179,23 +157,8 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         )
         .reset_index()
     )
-    releases = releases.drop(columns=["plan_text"]).merge(summary, on="release_id", how="left")
-    counts = (
-        con.execute(
-            "SELECT period, dataset, count(*) FILTER (WHERE status = 'accepted') AS accepted, "
-            "count(*) FILTER (WHERE status = 'superseded') AS superseded, "
-            "count(*) FILTER (WHERE status = 'refused') AS refused FROM submissions GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-        .to_arrow_table()
-        .to_pandas()
-    )
-    approvals = (
-        con.execute(
-            "SELECT period, dimension, value, action = 'approve' AS in_force, decided_at FROM approvals "
-            "QUALIFY row_number() OVER (PARTITION BY period, dimension, value ORDER BY seq DESC) = 1"
-        )
-        .to_arrow_table()
-        .to_pandas()
+    published_releases = stored.drop(columns=["plan_text"]).merge(
+        summary, on="release_id", how="left"
     )
     anchor = audit.head(con)
     publication = pd.DataFrame(
@@ -214,19 +177,21 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
     )
     tables = {
         "publication": publication,
-        "releases": releases,
+        "releases": published_releases,
         "cells": cells,
         "spends": spends,
         "budgets": _budgets(con, plan),
         "measures": _measures(plan),
         "plan_accuracy": accuracy_curves(plan),
-        "submission_counts": counts,
-        "approvals": approvals,
+        "submission_counts": submissions.counts_by_period(con),
+        "approvals": budget_table.latest_decisions(con),
     }
     crashpoint("before-publish")
     write_published(home.published_db, tables)
     crashpoint("after-publish")
     write_exports(home.published_db, home.exports)
     return Publication(
-        len(releases), int(cells["is_current"].sum()) if len(cells) else 0, home.published_db
+        len(published_releases),
+        int(cells["is_current"].sum()) if len(cells) else 0,
+        home.published_db,
     )

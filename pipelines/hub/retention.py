@@ -14,9 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from pipelines.db import transaction
 from pipelines.home import Home
 from pipelines.hub import audit
-from pipelines.ngo.handover import PAYLOAD
+from pipelines.hub.vault import releases, submissions
+from pipelines.hub.vault import rows as vault_rows
+from pipelines.standard.handover import PAYLOAD
 from pipelines.standard.periods import Period
 
 
@@ -41,59 +44,37 @@ def purge(
         raise ValueError(f"--older-than must be zero or more days, got {older_than_days}")
     today = today or date.today()
     cutoff = today - timedelta(days=older_than_days)
-    released = [
-        p
-        for (p,) in con.execute(
-            "SELECT DISTINCT period FROM releases WHERE status = 'current' ORDER BY period"
-        ).fetchall()
-    ]
+    released = releases.current_by_period(con)
     due = [p for p in released if Period.parse(p).end < cutoff]
     results = []
     for period in due:
-        counts = con.execute(
-            "SELECT (SELECT count(*) FROM episodes WHERE period = $p) + "
-            "(SELECT count(*) FROM assessments WHERE period = $p)",
-            {"p": period},
-        ).fetchone()
-        rows = int(counts[0]) if counts else 0
-        ids = [
-            s
-            for (s,) in con.execute(
-                "SELECT submission_id FROM submissions WHERE period = ?", [period]
-            ).fetchall()
-        ]
+        count = vault_rows.count_in_period(con, period)
         removed = 0
-        for sid in ids:
+        for sid in submissions.ids_in_period(con, period):
             payload = home.quarantine / sid / PAYLOAD
             if payload.exists():
                 payload.unlink()
                 removed += 1
-        con.execute("BEGIN")
-        for table in ("episodes", "assessments"):
-            con.execute(f"DELETE FROM {table} WHERE period = ?", [period])
-        purged = con.execute(
-            "UPDATE submissions SET status = 'purged', decided_at = ? WHERE period = ? "
-            "AND status IN ('accepted', 'superseded', 'staged') RETURNING submission_id",
-            [datetime.now(UTC), period],
-        ).fetchall()
-        audit.record(
-            con,
-            [
-                audit.Event(
-                    actor,
-                    "purged",
-                    period,
-                    {
-                        "rows": rows,
-                        "submissions": len(purged),
-                        "quarantined_files": removed,
-                        "older_than_days": older_than_days,
-                    },
-                )
-            ],
-        )
-        con.execute("COMMIT")
-        results.append(Purged(period, rows, len(purged), removed))
+        with transaction(con):
+            vault_rows.delete_period(con, period)
+            purged = submissions.mark_purged(con, period, datetime.now(UTC))
+            audit.record(
+                con,
+                [
+                    audit.Event(
+                        actor,
+                        "purged",
+                        period,
+                        {
+                            "rows": count,
+                            "submissions": len(purged),
+                            "quarantined_files": removed,
+                            "older_than_days": older_than_days,
+                        },
+                    )
+                ],
+            )
+        results.append(Purged(period, count, len(purged), removed))
     if results:
         con.execute("CHECKPOINT")
     return results

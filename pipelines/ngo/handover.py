@@ -9,14 +9,11 @@ submission.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -26,28 +23,10 @@ from pipelines import __version__
 from pipelines.home import Home
 from pipelines.ngo.pseudonymise import pseudonymise
 from pipelines.standard.contract import Contract
-from pipelines.standard.names import submission_id
+from pipelines.standard.handover import MANIFEST, PAYLOAD, Manifest, arrow_schema, file_sha256
 from pipelines.standard.periods import Period
 from pipelines.validation.findings import ROW, value_column
 from pipelines.validation.prepare import parse_booleans
-
-PAYLOAD = "data.parquet"
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-SOURCE_ROW = "source_row"
-
-_ARROW_TYPES = {
-    "integer": pa.int32(),
-    "date": pa.date32(),
-    "boolean": pa.bool_(),
-    "string": pa.string(),
-}
-
-
-def arrow_schema(contract: Contract) -> pa.Schema:
-    """The schema of a sanitised file: contract columns in contract order, then ``source_row``."""
-    fields = [pa.field(c.name, _ARROW_TYPES[c.logical_type]) for c in contract.columns]
-    return pa.schema([*fields, pa.field(SOURCE_ROW, pa.int32())])
 
 
 def sanitised_table(prepared: pd.DataFrame, contract: Contract, key: bytes) -> pa.Table:
@@ -80,14 +59,6 @@ class Handover:
     duplicate: bool
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def hand_over(
     table: pa.Table,
     *,
@@ -106,26 +77,22 @@ def hand_over(
         payload = staging / PAYLOAD
         pq.write_table(table, payload, compression="zstd")
         sha = file_sha256(payload)
-        sid = submission_id(str(period), ngo_id, contract.dataset, sha)
-        manifest: dict[str, Any] = {
-            "manifest_version": MANIFEST_VERSION,
-            "submission_id": sid,
-            "ngo_id": ngo_id,
-            "period": str(period),
-            "dataset": contract.dataset,
-            "contract": contract.tag,
-            "contract_version": contract.version,
-            "sha256": sha,
-            "rows": table.num_rows,
-            "columns": table.column_names,
-            "dropped_columns": list(dropped_columns),
-            "submitted_on": submitted_on.isoformat(),
-            # Microseconds: the hub makes the latest submission current, and a correction can
-            # follow its original within the same second.
-            "submitted_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "tool": f"outcome-hub {__version__}",
-        }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        manifest = Manifest(
+            ngo_id=ngo_id,
+            period=str(period),
+            dataset=contract.dataset,
+            contract=contract.tag,
+            contract_version=contract.version,
+            sha256=sha,
+            rows=table.num_rows,
+            submitted_on=submitted_on,
+            columns=tuple(table.column_names),
+            dropped_columns=dropped_columns,
+            submitted_at=datetime.now(UTC),
+            tool=f"outcome-hub {__version__}",
+        )
+        sid = manifest.submission_id
+        (staging / MANIFEST).write_bytes(manifest.to_json())
         final = home.inbox_item(sid)
         if final.exists():
             shutil.rmtree(staging)

@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.home import Home, private_dir
-from pipelines.ngo.handover import file_sha256, hand_over, sanitised_table
+from pipelines.ngo.handover import hand_over, sanitised_table
 from pipelines.ngo.keys import ngo_key
 from pipelines.ngo.pseudonymise import pseudonymise
 from pipelines.standard.contract import Contract, load_contract
+from pipelines.standard.handover import file_sha256
 from pipelines.standard.names import check_dataset, check_ngo_id
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id

@@ -98,7 +98,8 @@ def epsilon_at(rho: float, delta: float) -> float:
         scale=1.0 / math.sqrt(2.0 * rho),
     )
     try:
-        return float(dp_c.make_zCDP_to_approxDP(single).map(1.0).epsilon(delta))
+        profile = dp_c.make_zCDP_to_approxDP(single).map(1.0)  # type: ignore[no-untyped-call]
+        return float(profile.epsilon(delta))
     except OpenDPException:
         # Beyond OpenDP's numeric range (absurd budgets): the classic bound, still an upper bound.
         return rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta))

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -35,6 +35,59 @@ CHANGE = "change"
 
 class PlanError(ValueError):
     """The release plan is not valid; the message names the measure and the problem."""
+
+
+@dataclass(frozen=True, order=True)
+class Component:
+    """How a measure's cells are split for release, and paid for.
+
+    ``all``: every cell at once (the measure has no Māori-data dimension).
+    ``open``: the cells of no Māori-data value. ``governed``: the cells of one
+    Māori-data value (``dimension`` = ``value``), released and paid for only with
+    the governance group's approval. Stored as text: ``all``, ``open`` or
+    ``governed:<dimension>=<value>``.
+    """
+
+    kind: Literal["all", "open", "governed"]
+    dimension: str = ""
+    value: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("all", "open", "governed"):
+            raise ValueError(f"a component is all, open or governed, got {self.kind!r}")
+        if (self.kind == "governed") != bool(self.dimension and self.value):
+            raise ValueError("a governed component names a dimension and a value; others none")
+
+    @classmethod
+    def governed_by(cls, dimension: str, value: str) -> Component:
+        return cls("governed", dimension, value)
+
+    @classmethod
+    def parse(cls, text: str) -> Component:
+        if text == "all":
+            return cls("all")
+        if text == "open":
+            return cls("open")
+        dimension, sep, value = text.removeprefix("governed:").partition("=")
+        if not text.startswith("governed:") or not sep:
+            raise ValueError(f"not a release component: {text!r}")
+        return cls("governed", dimension, value)
+
+    @property
+    def governed(self) -> bool:
+        return self.kind == "governed"
+
+    @property
+    def approval(self) -> tuple[str, str]:
+        """The (dimension, value) whose approval a governed component waits for."""
+        return (self.dimension, self.value)
+
+    def __str__(self) -> str:
+        return f"governed:{self.dimension}={self.value}" if self.governed else self.kind
+
+
+ALL = Component("all")
+OPEN = Component("open")
 
 
 @dataclass(frozen=True)
@@ -107,6 +160,15 @@ class ReleasePlan:
     key_sets: Mapping[str, tuple[str, ...]]
     governed: Mapping[str, tuple[str, ...]]
     score_range: tuple[int, int]
+    headlines: Mapping[str, tuple[str, ...]]
+    """Per question, the pooled whole-sector measures shown first, in order."""
+
+    def headline_rank(self, measure_id: str) -> int | None:
+        """The measure's position among its question's headlines (None if it is not one)."""
+        for ids in self.headlines.values():
+            if measure_id in ids:
+                return ids.index(measure_id)
+        return None
 
     @property
     def limits(self) -> Limits:
@@ -133,14 +195,16 @@ class ReleasePlan:
     def governed_dimensions(self, measure: Measure) -> tuple[str, ...]:
         return tuple(d for d in measure.by if d in self.governed)
 
-    def components(self, measure: Measure) -> tuple[str, ...]:
-        """How a measure's cells are split for release: ``("all",)``, or ``"open"`` plus one
-        ``"governed:<dimension>=<value>"`` per Māori-data value, each released (and paid for)
-        only with the governance group's approval."""
+    def components(self, measure: Measure) -> tuple[Component, ...]:
+        """How a measure's cells are split for release: :data:`ALL`, or :data:`OPEN` plus one
+        governed component per Māori-data value, each released (and paid for) only with the
+        governance group's approval."""
         governed = [
-            f"governed:{d}={v}" for d in self.governed_dimensions(measure) for v in self.governed[d]
+            Component.governed_by(d, v)
+            for d in self.governed_dimensions(measure)
+            for v in self.governed[d]
         ]
-        return ("open", *governed) if governed else ("all",)
+        return (OPEN, *governed) if governed else (ALL,)
 
     @property
     def total_weight(self) -> float:
@@ -344,6 +408,38 @@ def _positive(raw: Mapping[str, Any], key: str, where: str, kind: type = float) 
     return kind(value)
 
 
+PRESENTATION_KEYS = ("headlines",)
+"""Plan keys that change what is shown, not what is computed: left out of the digest."""
+
+
+def _check_headlines(plan: ReleasePlan) -> ReleasePlan:
+    """Every headline is a pooled measure of the whole sector (no breakdown) that the plan has."""
+    known = {m.id for m in plan.measures} | {d.id for d in plan.derived}
+    for question, ids in plan.headlines.items():
+        if question not in QUESTIONS:
+            raise _fail("headlines", f"{question!r} is not a question ({', '.join(QUESTIONS)})")
+        for measure_id in ids:
+            if measure_id not in known:
+                raise _fail("headlines", f"{measure_id!r} is not a measure of the plan")
+            inner = measure_id
+            derived = {d.id: d for d in plan.derived}
+            if inner in derived and derived[inner].kind == "ratio":
+                inner = derived[inner].inputs[0]
+            if plan.base_of(inner).scope != "pooled" or plan.dimensions_of(measure_id):
+                raise _fail(
+                    "headlines", f"{measure_id!r} must be a pooled measure of the whole sector"
+                )
+    return plan
+
+
+def _headline_lists(raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in raw.values()
+    ):
+        raise _fail("headlines", "must map each question to a list of measure ids")
+    return {str(q): tuple(ids) for q, ids in raw.items()}
+
+
 def parse_plan(
     doc: Mapping[str, Any], contracts: Mapping[str, Contract] | None = None
 ) -> ReleasePlan:
@@ -398,12 +494,13 @@ def parse_plan(
     delta = _positive(privacy, "delta", "privacy")
     if delta >= 1:
         raise _fail("privacy", f"delta must be below 1, got {delta}")
+    computed = {k: v for k, v in doc.items() if k not in PRESENTATION_KEYS}
     canonical = (
-        json.dumps(doc, sort_keys=True, default=str)
+        json.dumps(computed, sort_keys=True, default=str)
         + "|"
         + "|".join(f"{c.tag}:{c.version}" for c in contracts.values())
     )
-    return ReleasePlan(
+    plan = ReleasePlan(
         version=str(doc.get("version", "")),
         digest=hashlib.sha256(canonical.encode()).hexdigest()[:16],
         delta=delta,
@@ -423,7 +520,9 @@ def parse_plan(
         key_sets=keys,
         governed=governed,
         score_range=(int(lo), int(hi)),
+        headlines=_headline_lists(doc.get("headlines") or {}),
     )
+    return _check_headlines(plan)
 
 
 def key_frame(plan: ReleasePlan, measure: Measure, ngos: list[str] | None = None) -> pd.DataFrame:

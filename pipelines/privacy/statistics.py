@@ -11,7 +11,25 @@ the neighbour tests check that the SQL keeps every promise made here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+StatisticName = Literal[
+    "distinct_clients",
+    "sessions",
+    "satisfaction_respondents",
+    "satisfied_clients",
+    "paired_clients",
+    "improved_any_clients",
+    "change_pairs",
+    "change_total",
+    "improved_clients",
+    "change_distribution",
+]
+"""The statistics the hub knows. Each has a sensitivity here and an aggregate in
+:mod:`pipelines.hub.bounding`, both in tables keyed by this type."""
+STATISTIC_NAMES: tuple[StatisticName, ...] = get_args(StatisticName)
 
 EPISODE_DIMENSIONS = (
     "programme",
@@ -52,10 +70,11 @@ class Limits:
 class Statistic:
     """A kind of cell value; see each instance's ``description`` for its meaning."""
 
-    name: str
+    name: StatisticName
     description: str
     dataset: str
-    kind: str  # "count" or "sum": both additive, integer-valued
+    kind: Literal["count", "sum"]
+    """Both additive and integer-valued: a count of clients or a sum of their values."""
     allowed: tuple[str, ...]
     required: tuple[str, ...] = ()
     wheres: tuple[str, ...] = ()
@@ -66,28 +85,53 @@ class Statistic:
     """Whether the true value can be negative (a sum of changes); others are clamped at zero."""
 
     def sensitivity(self, by: tuple[str, ...], cells: int, limits: Limits) -> Sensitivity:
-        e = limits.episodes_per_client
-        if self.name in ("distinct_clients", "paired_clients"):
-            # At most one count per cell, in at most as many cells as the client has kept episodes.
-            return Sensitivity(math.sqrt(min(e, cells)), 1.0)
-        if self.name == "sessions":
-            # All of a client's kept, clipped sessions may fall in one cell.
-            total = float(e * limits.sessions_per_episode)
-            return Sensitivity(total, total)
-        if self.name in ("satisfaction_respondents", "satisfied_clients", "improved_any_clients"):
-            return Sensitivity(1.0, 1.0)  # one row per client
-        if self.name in ("change_pairs", "improved_clients", "change_distribution"):
-            # One chosen pair per client and domain: one count in each domain's cells at most.
-            return Sensitivity(math.sqrt(min(limits.change_domains, cells)), 1.0)
-        if self.name == "change_total":
-            worst = float(limits.max_abs_change)
-            return Sensitivity(worst * math.sqrt(min(limits.change_domains, cells)), worst)
-        raise ValueError(f"no sensitivity for statistic {self.name!r}")
+        """How far one client can move this statistic's ``cells`` cells."""
+        return SENSITIVITIES[self.name](limits, cells)
+
+
+def _one_per_kept_episode(limits: Limits, cells: int) -> Sensitivity:
+    # At most one count per cell, in at most as many cells as the client has kept episodes.
+    return Sensitivity(math.sqrt(min(limits.episodes_per_client, cells)), 1.0)
+
+
+def _all_sessions_in_one_cell(limits: Limits, _cells: int) -> Sensitivity:
+    # All of a client's kept, clipped sessions may fall in one cell.
+    total = float(limits.episodes_per_client * limits.sessions_per_episode)
+    return Sensitivity(total, total)
+
+
+def _one_row_per_client(_limits: Limits, _cells: int) -> Sensitivity:
+    return Sensitivity(1.0, 1.0)
+
+
+def _one_per_domain(limits: Limits, cells: int) -> Sensitivity:
+    # One chosen pair per client and domain: one count in each domain's cells at most.
+    return Sensitivity(math.sqrt(min(limits.change_domains, cells)), 1.0)
+
+
+def _one_change_per_domain(limits: Limits, cells: int) -> Sensitivity:
+    worst = float(limits.max_abs_change)
+    return Sensitivity(worst * math.sqrt(min(limits.change_domains, cells)), worst)
+
+
+SENSITIVITIES: dict[StatisticName, Callable[[Limits, int], Sensitivity]] = {
+    "distinct_clients": _one_per_kept_episode,
+    "sessions": _all_sessions_in_one_cell,
+    "satisfaction_respondents": _one_row_per_client,
+    "satisfied_clients": _one_row_per_client,
+    "paired_clients": _one_per_kept_episode,
+    "improved_any_clients": _one_row_per_client,
+    "change_pairs": _one_per_domain,
+    "change_total": _one_change_per_domain,
+    "improved_clients": _one_per_domain,
+    "change_distribution": _one_per_domain,
+}
+"""Each statistic's sensitivity, given the plan's limits and the number of cells."""
 
 
 _ASSESSED = ("programme", "region")
 
-STATISTICS: dict[str, Statistic] = {
+STATISTICS: dict[StatisticName, Statistic] = {
     s.name: s
     for s in (
         Statistic(

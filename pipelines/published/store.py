@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.db import registered, transaction
+
 DIMENSIONS = (
     "programme",
     "region",
@@ -93,6 +95,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "dimensions": _TEXT,
         "target": _REAL,
         "description": _TEXT,
+        "headline": _INT,  # position among its question's headline measures; empty if not one
     },
     # one row per measure and budget: expected 95% half-width
     "plan_accuracy": {
@@ -155,18 +158,15 @@ def write_published(path: Path, tables: Mapping[str, pd.DataFrame]) -> None:
             f"unknown {sorted(set(tables) - set(TABLES))}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as con:
-        con.execute("BEGIN")
+    with duckdb.connect(str(path)) as con, transaction(con):
         for name, columns in SCHEMA.items():
             frame = tables[name]
             missing = set(columns) - set(frame.columns)
             if missing:
                 raise ValueError(f"published table {name} lacks columns {sorted(missing)}")
-            con.register("_frame", frame)
             select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM _frame")
-            con.unregister("_frame")
-        con.execute("COMMIT")
+            with registered(con, frame) as rows:
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM {rows}")
 
 
 def read_table(

@@ -149,7 +149,7 @@ def _probabilities(values: Sequence[str], weights: Mapping[str, float]) -> np.nd
     known = float(sum(weights.values()))
     default = 0.01 * known if known > 0 else 1.0
     w = np.array([float(weights.get(v, default)) for v in values])
-    return w / w.sum()
+    return np.asarray(w / w.sum())
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def _boosted(
     values: Sequence[str], base: Mapping[str, float], boost: Mapping[str, float]
 ) -> np.ndarray:
     w = _probabilities(values, base) * np.array([boost.get(v, 1.0) for v in values])
-    return w / w.sum()
+    return np.asarray(w / w.sum())
 
 
 def take_values(

@@ -7,6 +7,7 @@ such as ``../x`` can never become a path.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from pipelines.standard.contract import DATASETS
 
@@ -41,3 +42,18 @@ def check_submission_id(text: str) -> str:
     if not isinstance(text, str) or not _SUBMISSION_ID.fullmatch(text):
         raise ValueError(f"not a submission id: {text!r}")
     return text
+
+
+@dataclass(frozen=True)
+class SubmissionName:
+    """The parts of a submission id: period, NGO, dataset and the payload hash's first digits."""
+
+    period: str
+    ngo_id: str
+    dataset: str
+    sha256_prefix: str
+
+    @classmethod
+    def parse(cls, text: str) -> SubmissionName:
+        period, ngo_id, dataset, prefix = check_submission_id(text).split(".")
+        return cls(period, ngo_id, dataset, prefix)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pipelines.standard.contract import Column, Contract
 
-# Rule kinds, in the order a coordinator should fix them.
-KINDS = (
+RuleKind = Literal[
     "has_rows",
     "has_column",
     "required",
@@ -28,7 +27,11 @@ KINDS = (
     "unique",
     "expectation",
     "relationship",
-)
+]
+"""What a rule checks. Each engine maps every kind to its check in a table keyed by this type."""
+
+KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
+"""Rule kinds, in the order a coordinator should fix them."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Rule:
     """One checkable statement of the contract."""
 
     id: str
-    kind: str
+    kind: RuleKind
     columns: tuple[str, ...]
     description: str
     fix: str

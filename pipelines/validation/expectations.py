@@ -14,10 +14,11 @@ episode ids) stay per submission when many are validated in one frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipelines.standard.contract import Contract
-from pipelines.standard.rules import Rule, contract_rules
+from pipelines.standard.rules import Rule, RuleKind, contract_rules
 from pipelines.validation.findings import (
     SUBMISSION,
     date_ok_column,
@@ -53,74 +54,104 @@ def _map_columns(contract: Contract, kwargs: dict[str, Any]) -> dict[str, Any]:
     return mapped
 
 
-def _expectations_for(rule: Rule, contract: Contract, batch: bool) -> list[gxe.Expectation]:
-    meta = {"rule": rule.id}
-    column = rule.columns[0] if rule.columns else ""
-    kind = rule.kind
-    if kind == "has_rows":
-        return [gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=meta)]
-    if kind == "has_column":
-        return [gxe.ExpectColumnToExist(column=column, meta=meta)]
-    if kind == "required":
-        return [gxe.ExpectColumnValuesToNotBeNull(column=column, meta=meta)]
-    if kind == "integer":
-        return [gxe.ExpectColumnValuesToMatchRegex(column=column, regex=INTEGER_TEXT, meta=meta)]
-    if kind == "date":
-        # Format by pattern; calendar validity (no 30 February) by a flag that the parsed shadow
-        # is set wherever the text is: vectorised, and no row filter over the whole frame.
-        return [
-            gxe.ExpectColumnValuesToMatchRegex(column=column, regex=ISO_DATE_TEXT, meta=meta),
-            gxe.ExpectColumnValuesToBeInSet(
-                column=date_ok_column(column), value_set=[True], meta=meta
-            ),
-        ]
-    if kind in ("boolean", "accepted_values"):
-        values = rule.params["spellings"] if kind == "boolean" else rule.params["values"]
-        return [gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta=meta)]
-    if kind == "max_length":
-        return [
-            gxe.ExpectColumnValueLengthsToBeBetween(
-                column=column, min_value=0, max_value=rule.params["max"], meta=meta
-            )
-        ]
-    if kind == "pattern":
-        return [
-            gxe.ExpectColumnValuesToMatchRegex(column=column, regex=rule.params["regex"], meta=meta)
-        ]
-    if kind == "range":
-        return [
-            gxe.ExpectColumnValuesToBeBetween(
-                column=value_column(column),
-                min_value=rule.params["min"],
-                max_value=rule.params["max"],
-                meta=meta,
-            )
-        ]
-    if kind == "unique":
-        if batch:
-            return [
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=[SUBMISSION, column], meta=meta)
-            ]
-        return [gxe.ExpectColumnValuesToBeUnique(column=column, meta=meta)]
-    if kind == "expectation":
-        kwargs = _map_columns(contract, dict(rule.params["kwargs"]))
-        if batch and "column_list" in kwargs:
-            kwargs["column_list"] = [SUBMISSION, *kwargs["column_list"]]
-        cls = _expectation_class(rule.params["type"])
-        return [cls(**kwargs, meta=meta)]
-    if kind == "relationship":
+Expectations = Callable[[Rule, Contract, bool], list[gxe.Expectation]]
+"""A rule kind's expectations for a rule of a contract (``batch``: many submissions per frame)."""
+
+
+def _meta(rule: Rule) -> dict[str, str]:
+    return {"rule": rule.id}
+
+
+def _column(rule: Rule) -> str:
+    return rule.columns[0] if rule.columns else ""
+
+
+def _date(rule: Rule, _contract: Contract, _batch: bool) -> list[gxe.Expectation]:
+    # Format by pattern; calendar validity (no 30 February) by a flag that the parsed shadow
+    # is set wherever the text is: vectorised, and no row filter over the whole frame.
+    c = _column(rule)
+    return [
+        gxe.ExpectColumnValuesToMatchRegex(column=c, regex=ISO_DATE_TEXT, meta=_meta(rule)),
+        gxe.ExpectColumnValuesToBeInSet(
+            column=date_ok_column(c), value_set=[True], meta=_meta(rule)
+        ),
+    ]
+
+
+def _in_set(key: str) -> Expectations:
+    def build(rule: Rule, _contract: Contract, _batch: bool) -> list[gxe.Expectation]:
         return [
             gxe.ExpectColumnValuesToBeInSet(
-                column=relationship_column(rule.id), value_set=[True], meta=meta
+                column=_column(rule), value_set=list(rule.params[key]), meta=_meta(rule)
             )
         ]
-    raise ValueError(f"rule {rule.id}: no expectation for rule kind {kind!r}")
+
+    return build
+
+
+def _unique(rule: Rule, _contract: Contract, batch: bool) -> list[gxe.Expectation]:
+    if batch:
+        return [
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=[SUBMISSION, _column(rule)], meta=_meta(rule)
+            )
+        ]
+    return [gxe.ExpectColumnValuesToBeUnique(column=_column(rule), meta=_meta(rule))]
+
+
+def _expectation(rule: Rule, contract: Contract, batch: bool) -> list[gxe.Expectation]:
+    kwargs = _map_columns(contract, dict(rule.params["kwargs"]))
+    if batch and "column_list" in kwargs:
+        kwargs["column_list"] = [SUBMISSION, *kwargs["column_list"]]
+    cls = _expectation_class(rule.params["type"])
+    return [cls(**kwargs, meta=_meta(rule))]
+
+
+EXPECTATIONS_BY_KIND: dict[RuleKind, Expectations] = {
+    "has_rows": lambda r, _c, _b: [gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta(r))],
+    "has_column": lambda r, _c, _b: [gxe.ExpectColumnToExist(column=_column(r), meta=_meta(r))],
+    "required": lambda r, _c, _b: [
+        gxe.ExpectColumnValuesToNotBeNull(column=_column(r), meta=_meta(r))
+    ],
+    "integer": lambda r, _c, _b: [
+        gxe.ExpectColumnValuesToMatchRegex(column=_column(r), regex=INTEGER_TEXT, meta=_meta(r))
+    ],
+    "date": _date,
+    "boolean": _in_set("spellings"),
+    "max_length": lambda r, _c, _b: [
+        gxe.ExpectColumnValueLengthsToBeBetween(
+            column=_column(r), min_value=0, max_value=r.params["max"], meta=_meta(r)
+        )
+    ],
+    "pattern": lambda r, _c, _b: [
+        gxe.ExpectColumnValuesToMatchRegex(
+            column=_column(r), regex=r.params["regex"], meta=_meta(r)
+        )
+    ],
+    "accepted_values": _in_set("values"),
+    "range": lambda r, _c, _b: [
+        gxe.ExpectColumnValuesToBeBetween(
+            column=value_column(_column(r)),
+            min_value=r.params["min"],
+            max_value=r.params["max"],
+            meta=_meta(r),
+        )
+    ],
+    "unique": _unique,
+    "expectation": _expectation,
+    "relationship": lambda r, _c, _b: [
+        gxe.ExpectColumnValuesToBeInSet(
+            column=relationship_column(r.id), value_set=[True], meta=_meta(r)
+        )
+    ],
+}
+"""Each rule kind's Great Expectations, keyed by :data:`~pipelines.standard.rules.RuleKind`."""
 
 
 def _expectation_class(snake_name: str) -> type[gxe.Expectation]:
     camel = "".join(part.capitalize() for part in snake_name.split("_"))
     cls = getattr(gxe, camel, None)
-    if cls is None:
+    if not (isinstance(cls, type) and issubclass(cls, gxe.Expectation)):
         raise ValueError(f"contract names an unknown Great Expectations type {snake_name!r}")
     return cls
 
@@ -142,5 +173,5 @@ def build_expectations(
     """The expectations for every rule that can be checked on a frame with ``present`` columns."""
     expectations: list[gxe.Expectation] = []
     for rule in checkable_rules(contract, present, sanitised):
-        expectations.extend(_expectations_for(rule, contract, batch))
+        expectations.extend(EXPECTATIONS_BY_KIND[rule.kind](rule, contract, batch))
     return expectations

@@ -9,13 +9,14 @@ checks. Row tables carry ``submission_id``, ``ngo_id`` and ``period``, so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from pipelines.standard.contract import Contract, Relationship
-from pipelines.standard.rules import Rule, contract_rules
+from pipelines.standard.rules import Rule, RuleKind, contract_rules
 
 # Context columns, from the row's period and its submission's date.
 _PERIOD_START = "make_date(CAST(substr(period, 1, 4) AS INTEGER), 3 * CAST(substr(period, 7, 1) AS INTEGER) - 2, 1)"
@@ -24,9 +25,6 @@ CONTEXT_SQL = {
     "_period_end": f"CAST({_PERIOD_START} + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)",
     "_submitted_on": "submitted_on",
 }
-
-# Rules that typed columns guarantee by construction: a DATE is a real date.
-_BY_TYPE = ("integer", "date", "boolean", "has_column")
 
 
 def _ident(name: str) -> str:
@@ -75,34 +73,51 @@ class SqlRule:
     unique_over: tuple[str, ...] = ()  # or: these columns repeat within a submission
 
 
+def _column(rule: Rule) -> str:
+    return _ident(rule.columns[0])
+
+
+def _expectation(rule: Rule) -> SqlRule:
+    predicate, unique = _expectation_sql(rule)
+    return SqlRule(rule.id, predicate, tuple(unique or ()))
+
+
+_NOT_IN_SQL = None
+"""Kinds a typed row table guarantees by construction (a DATE is a real date, the column
+exists), or that are checked elsewhere (rows per file; relationships by :func:`count_orphans`)."""
+
+SQL_BY_KIND: dict[RuleKind, Callable[[Rule], SqlRule] | None] = {
+    "has_rows": _NOT_IN_SQL,
+    "has_column": _NOT_IN_SQL,
+    "required": lambda r: SqlRule(r.id, f"{_column(r)} IS NULL"),
+    "integer": _NOT_IN_SQL,
+    "date": _NOT_IN_SQL,
+    "boolean": _NOT_IN_SQL,
+    "max_length": lambda r: SqlRule(r.id, f"length({_column(r)}) > {int(r.params['max'])}"),
+    "pattern": lambda r: SqlRule(
+        r.id, f"NOT regexp_full_match({_column(r)}, {_literal(r.params['regex'])})"
+    ),
+    "accepted_values": lambda r: SqlRule(
+        r.id, f"{_column(r)} NOT IN ({', '.join(_literal(v) for v in r.params['values'])})"
+    ),
+    "range": lambda r: SqlRule(
+        r.id,
+        f"({_column(r)} < {_literal(r.params['min'])} OR {_column(r)} > {_literal(r.params['max'])})",
+    ),
+    "unique": lambda r: SqlRule(r.id, unique_over=(r.columns[0],)),
+    "expectation": _expectation,
+    "relationship": _NOT_IN_SQL,
+}
+"""Each rule kind's SQL, or None where SQL over typed rows has nothing to check."""
+
+
 def sql_rules(contract: Contract, sanitised: bool = True) -> list[SqlRule]:
     """Every row-level rule of the contract as SQL; relationships are checked separately."""
-    out: list[SqlRule] = []
+    out = []
     for rule in contract_rules(contract, sanitised):
-        c = _ident(rule.columns[0]) if rule.columns else ""
-        if rule.kind in _BY_TYPE or rule.kind in ("has_rows", "relationship"):
-            continue
-        if rule.kind == "required":
-            out.append(SqlRule(rule.id, f"{c} IS NULL"))
-        elif rule.kind == "max_length":
-            out.append(SqlRule(rule.id, f"length({c}) > {int(rule.params['max'])}"))
-        elif rule.kind == "pattern":
-            out.append(
-                SqlRule(rule.id, f"NOT regexp_full_match({c}, {_literal(rule.params['regex'])})")
-            )
-        elif rule.kind == "accepted_values":
-            values = ", ".join(_literal(v) for v in rule.params["values"])
-            out.append(SqlRule(rule.id, f"{c} NOT IN ({values})"))
-        elif rule.kind == "range":
-            lo, hi = rule.params["min"], rule.params["max"]
-            out.append(SqlRule(rule.id, f"({c} < {_literal(lo)} OR {c} > {_literal(hi)})"))
-        elif rule.kind == "unique":
-            out.append(SqlRule(rule.id, unique_over=(rule.columns[0],)))
-        elif rule.kind == "expectation":
-            predicate, unique = _expectation_sql(rule)
-            out.append(SqlRule(rule.id, predicate, tuple(unique or ())))
-        else:
-            raise ValueError(f"rule {rule.id}: kind {rule.kind!r} has no SQL translation")
+        translate = SQL_BY_KIND[rule.kind]
+        if translate is not None:
+            out.append(translate(rule))
     return out
 
 

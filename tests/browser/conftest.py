@@ -62,8 +62,8 @@ def chromium() -> Path:
 def _build(root: Path) -> Path:
     """The real path, small: generate, submit (NGO side), intake and release (Dagster); the
     release job's funder_site asset builds the site."""
+    from pipelines.assets.runs import run_intake, run_release
     from pipelines.ngo.submit import submit
-    from pipelines.orchestration import run_intake, run_release
     from pipelines.sample.generate import generate_sector
 
     home = Home(root / "home")

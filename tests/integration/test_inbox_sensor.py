@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.intake import BATCHES
+from pipelines.assets.partitions import BATCHES
 from pipelines.assets.resources import HubResource
 from pipelines.assets.sensors import inbox_sensor
 from pipelines.home import Home
@@ -23,11 +23,13 @@ def _submit(home: Home, path: Path, ngo: str, dataset: str = "episodes") -> str:
 
 
 def _tick(home: Home, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-    instance = dg.DagsterInstance.ephemeral()
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"hub": HubResource(home=str(home.root))}
-    )
-    return inbox_sensor(context)
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"hub": HubResource(home=str(home.root))}
+        ) as context,
+    ):
+        return inbox_sensor(context)
 
 
 def test_new_submissions_become_one_batch_run_and_the_cursor_moves_past_them(

@@ -23,18 +23,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.assets.runs import run_intake
 from pipelines.home import Home
 from pipelines.hub import audit
-from pipelines.hub import intake as hub_intake
 from pipelines.hub.inbox import load_item, pending_ids
 from pipelines.hub.intake import promote, staged_violations, validate_and_stage
+from pipelines.hub.intake import stage as intake_stage
 from pipelines.hub.vault import Vault, VaultError, open_vault
-from pipelines.hub.vault_checks import row_count_mismatches
-from pipelines.ngo.handover import MANIFEST, PAYLOAD, file_sha256, hand_over, sanitised_table
+from pipelines.hub.vault.checks import row_count_mismatches
+from pipelines.ngo.handover import hand_over, sanitised_table
 from pipelines.ngo.keys import ngo_key
 from pipelines.ngo.submit import submit
-from pipelines.orchestration import run_intake
 from pipelines.standard.contract import load_contract
+from pipelines.standard.handover import MANIFEST, PAYLOAD, file_sha256
 from pipelines.standard.periods import Period
 from pipelines.validation.extract import read_extract
 from pipelines.validation.prepare import Context, contract_view, prepare
@@ -341,7 +342,7 @@ def test_a_failed_blocking_check_stops_the_run_and_promotes_nothing(
     intake run fails, nothing becomes current and the submission stays in the inbox; a clean
     re-run then takes it in."""
     sid = submitted(home, episodes_csv)
-    real_stage = hub_intake._stage
+    real_stage = intake_stage.stage_rows
 
     def stage_a_bad_row(con: duckdb.DuckDBPyConnection, contract: Any, items: Any) -> None:
         real_stage(con, contract, items)
@@ -349,7 +350,7 @@ def test_a_failed_blocking_check_stops_the_run_and_promotes_nothing(
         con.execute(f"UPDATE {contract.dataset} SET sessions = 5000 WHERE submission_id IN ({ids})")
 
     with monkeypatch.context() as patched:
-        patched.setattr(hub_intake, "_stage", stage_a_bad_row)
+        patched.setattr(intake_stage, "stage_rows", stage_a_bad_row)
         runs = run_intake(home)
 
     assert [r.success for r in runs] == [False]

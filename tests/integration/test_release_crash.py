@@ -69,7 +69,7 @@ def _one_release_worth() -> float:
         calibrate(plan.sensitivity(m).l2, plan.share(m) * plan.default_rho).rho
         for m in plan.measures
         for c in plan.components(m)
-        if not c.startswith("governed:")
+        if not c.governed
     )
 
 

@@ -27,18 +27,21 @@ from dp_helpers import (
     snapshot,
 )
 
-from pipelines.assets import releases as release_assets
+from pipelines.assets.resources import HubResource
+from pipelines.assets.runs import run_release
 from pipelines.home import Home
-from pipelines.hub import release as release_module
 from pipelines.hub.ledger import ledger_totals
 from pipelines.hub.published_checks import (
     cells_without_budget,
     cells_without_interval,
     ledger_differences,
 )
+from pipelines.hub.release import ReleaseError
+from pipelines.hub.release import noise as release_noise
+from pipelines.hub.release import run as release_run
 from pipelines.hub.vault import open_vault
 from pipelines.privacy.mechanisms import calibrate, charged_rho
-from pipelines.privacy.plan import ReleasePlan, default_plan, load_plan
+from pipelines.privacy.plan import ReleasePlan, default_plan
 from pipelines.privacy.postprocess import AWAITING_APPROVAL
 from pipelines.published.store import DIMENSIONS, read_table
 
@@ -108,15 +111,13 @@ def _vault_state(home: Home) -> tuple[dict[str, int], dict[tuple[str, str], floa
         return dict(snapshot(con)), ledger(con)
 
 
-def _change_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleasePlan:
-    """Point the release job at a changed copy of the plan (clients_total weighs 2)."""
+def _changed_plan(hub: Home, tmp_path: Path) -> HubResource:
+    """The hub resource of ``hub`` with a changed copy of the plan (clients_total weighs 2)."""
     doc = plan_doc()
     doc["measures"][0]["weight"] = 2
     path = tmp_path / "release_plan.v1.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setattr(release_assets, "PLAN_FILE", path)
-    monkeypatch.setattr(release_assets, "load_plan", lambda: load_plan(path))
-    return load_plan(path)
+    return HubResource(home=str(hub.root), plan_file=str(path))
 
 
 def _governed_rho(plan: ReleasePlan, rho: float) -> float:
@@ -152,9 +153,8 @@ def test_the_ledger_is_the_sum_of_every_release_spend(
     hub = _copy(released_and_approved, tmp_path)  # released, approved, addendum released
     cli = _cli(run_cli, hub)
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", "1.0").exit_code == 0
-    _change_the_plan(tmp_path, monkeypatch)
-    result = cli("release", "--period", PERIOD, "--supersede")
-    assert result.exit_code == 0, result.output
+    changed = _changed_plan(hub, tmp_path)
+    assert run_release(hub, PERIOD, supersede=True, hub=changed).success
 
     with open_vault(hub).connect() as con:
         assert ledger_differences(con, hub.published_db) == {}
@@ -306,7 +306,7 @@ def test_a_release_over_budget_is_refused_before_any_mechanism(
     def no_mechanism(*_args: object, **_kw: object) -> None:
         raise AssertionError("a mechanism ran for a release that was over budget")
 
-    monkeypatch.setattr(release_module, "add_noise", no_mechanism)
+    monkeypatch.setattr(release_noise, "add_noise", no_mechanism)
     refused = cli("release", "--period", PERIOD, "--supersede")
     assert refused.exit_code == 1
     text = " ".join(refused.output.split())
@@ -327,16 +327,13 @@ def test_a_changed_plan_needs_supersede_which_spends_again(
     hub = _copy(released_once, tmp_path)
     cli = _cli(run_cli, hub)
     state = _vault_state(hub)
-    _change_the_plan(tmp_path, monkeypatch)
-    refused = cli("release", "--period", PERIOD)
-    assert refused.exit_code == 1
-    assert "--supersede" in refused.output
-    assert "another version of the release plan" in " ".join(refused.output.split())
+    changed = _changed_plan(hub, tmp_path)
+    with pytest.raises(ReleaseError, match=r"another version of the release plan.*--supersede"):
+        run_release(hub, PERIOD, hub=changed)
     assert _vault_state(hub) == state
 
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", "1.0").exit_code == 0
-    again = cli("release", "--period", PERIOD, "--supersede")
-    assert again.exit_code == 0, again.output
+    assert run_release(hub, PERIOD, supersede=True, hub=changed).success
     with open_vault(hub).connect() as con:
         per_release = con.execute(
             "SELECT release_id, ngo_id, sum(rho) FROM spends GROUP BY 1, 2 ORDER BY 1, 2"
@@ -384,20 +381,20 @@ def test_a_failure_inside_a_mechanism_burns_no_budget(
     seed_home(home, *small_sector())
     cli = _cli(run_cli, home)
     state = _vault_state(home)
-    real = release_module.compute
+    real = release_run.compute
 
     def broken(con: Any, *args: Any, **kwargs: Any) -> Any:
         if con.execute("SELECT count(*) FROM current_episodes").fetchone()[0]:
             raise RuntimeError("the mechanism failed half way")
         return real(con, *args, **kwargs)
 
-    monkeypatch.setattr(release_module, "compute", broken)
+    monkeypatch.setattr(release_run, "compute", broken)
     failed = cli("release", "--period", PERIOD)
     assert failed.exit_code == 1
     assert "the mechanism failed half way" in failed.output
     assert _vault_state(home) == state
     assert not home.published_db.exists()
-    monkeypatch.setattr(release_module, "compute", real)
+    monkeypatch.setattr(release_run, "compute", real)
     assert cli("release", "--period", PERIOD).exit_code == 0
     assert len(_vault_state(home)[1]) == 2
 

@@ -25,12 +25,16 @@ def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def _due(home: Home) -> list[str]:
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    # Both as context managers: a schedule context left open keeps its instance current for
+    # Dagster after the instance is gone, and later definitions fail to load.
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=TODAY,
             resources={"hub": HubResource(home=str(home.root))},
-        )
+        ) as context,
+    ):
         result = release_schedule(context)
     if isinstance(result, dg.SkipReason):
         return []

@@ -21,15 +21,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.assets.runs import run_intake
 from pipelines.home import Home
 from pipelines.hub.inbox import load_item, pending_ids
 from pipelines.hub.vault import open_vault
-from pipelines.hub.vault_checks import row_count_mismatches
-from pipelines.ngo.handover import MANIFEST, PAYLOAD, SOURCE_ROW, arrow_schema, file_sha256
+from pipelines.hub.vault.checks import row_count_mismatches
 from pipelines.ngo.keys import KEY_FILE, ngo_key
 from pipelines.ngo.pseudonymise import pseudonym
-from pipelines.orchestration import run_intake
 from pipelines.standard.contract import Contract, load_contract
+from pipelines.standard.handover import MANIFEST, PAYLOAD, SOURCE_ROW, arrow_schema, file_sha256
 
 NGO = "ngo-0042"
 PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
@@ -178,7 +178,8 @@ def test_the_sanitised_file_holds_contract_columns_and_pseudonyms_only(
     assert table.column(SOURCE_ROW).to_pylist() == [2, 3, 4, 5]
 
     manifest = load_item(home, sid).manifest
-    assert manifest["dropped_columns"] == ["funding_stream", "notes"]
+    assert manifest is not None
+    assert manifest.dropped_columns == ("funding_stream", "notes")
     assert "Columns left out (not in the standard): funding_stream, notes" in result.output
     (report_json,) = (home.ngo_dir(NGO) / "reports").glob("*/report.json")
     assert json.loads(report_json.read_text())["dropped_columns"] == ["funding_stream", "notes"]

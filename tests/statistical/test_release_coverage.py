@@ -16,8 +16,8 @@ from dp_helpers import (
     plan_with,
 )
 
-from pipelines.hub import release
 from pipelines.hub.release import Part, compute, contributing_ngos, ngos_by_measure, plan_parts
+from pipelines.hub.release import noise as release_noise
 from pipelines.privacy.mechanisms import add_noise
 from pipelines.privacy.postprocess import publish_cells
 
@@ -87,7 +87,7 @@ def test_95_percent_intervals_cover_the_truth_in_92_to_98_percent_of_cells() -> 
     # Bound and aggregate once: compute() with the noise switched off gives the exact cells
     # in the stored layout, with each part's calibrated scale.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(release, "add_noise", lambda values, scale: list(values))
+        mp.setattr(release_noise, "add_noise", lambda values, scale: list(values))
         exact = compute(con, plan, PERIOD, parts, contributing)
     # Then 250 independent releases: OpenDP noise at each part's scale, as compute() draws it.
     copies = pd.concat([exact] * RELEASES, ignore_index=True)

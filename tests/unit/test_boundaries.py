@@ -16,7 +16,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 NGO_ZONE = [ROOT / "pipelines" / "ngo"]
-NGO_FORBIDDEN = ("pipelines.hub",)
+NGO_FORBIDDEN = ("pipelines.hub", "pipelines.assets")
+HUB_ZONE = [ROOT / "pipelines" / "hub", ROOT / "pipelines" / "assets"]
+HUB_FORBIDDEN = ("pipelines.ngo",)
+"""The hub trusts nothing the sender says: it reads a submission through the hand-over protocol
+(pipelines.standard.handover), never through the NGO side's own code."""
 PUBLISHED_ZONE = [ROOT / "pipelines" / "published", ROOT / "dashboards"]
 PUBLISHED_FORBIDDEN = (
     "pipelines.hub",
@@ -74,6 +78,26 @@ def test_the_ngo_zone_never_imports_the_hub() -> None:
     """Tests that no module under pipelines/ngo imports pipelines.hub (the vault, intake…)."""
     assert any(folder.is_dir() for folder in NGO_ZONE)
     assert violations(NGO_ZONE, NGO_FORBIDDEN) == []
+
+
+def test_the_hub_never_imports_the_ngo_zone() -> None:
+    """Tests that no module under pipelines/hub or the Dagster shell imports pipelines.ngo: the
+    wire format comes from the neutral hand-over protocol, not from the sender's code."""
+    assert all(folder.is_dir() for folder in HUB_ZONE)
+    assert violations(HUB_ZONE, HUB_FORBIDDEN) == []
+
+
+def test_the_hub_scan_fails_on_an_import_of_the_ngo_zone(tmp_path: Path) -> None:
+    """Tests that the hub-side scan can fail: a hub module importing the NGO side's hand-over
+    is reported."""
+    module = tmp_path / "pipelines" / "hub" / "inbox.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("from pipelines.ngo.handover import PAYLOAD\n", encoding="utf-8")
+    found = violations([tmp_path / "pipelines" / "hub"], HUB_FORBIDDEN, root=tmp_path)
+    assert found == [
+        "pipelines/hub/inbox.py imports pipelines.ngo.handover",
+        "pipelines/hub/inbox.py imports pipelines.ngo.handover.PAYLOAD",
+    ]
 
 
 def test_the_published_zone_and_dashboards_import_nothing_of_the_vault() -> None:

@@ -104,7 +104,6 @@ def test_a_contract_missing_a_field_the_hub_needs_names_file_and_field(tmp_path:
 
 # Words that happen to equal an enum value but do not stand for it: each with its reason.
 NOT_ENUM_USES = {
-    ("pipelines/hub/intake.py", "unknown"): "placeholder for a manifest field that is missing",
     ("pipelines/ngo/submit.py", "unknown"): "placeholder for a file format that has no suffix",
 }
 # The sample generator's weight tables are keyed by contract value; that is their job.

@@ -603,7 +603,7 @@ def test_the_release_job_rebuilds_the_site_after_publishing() -> None:
     and part of the release job."""
     import dagster as dg
 
-    from pipelines.assets.intake import periods
+    from pipelines.assets.partitions import periods
     from pipelines.definitions import defs
 
     graph = defs.resolve_asset_graph()

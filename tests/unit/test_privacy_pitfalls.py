@@ -35,7 +35,6 @@ from dp_helpers import (
 )
 
 from pipelines.home import Home
-from pipelines.hub import release as release_module
 from pipelines.hub.bounding import bound, exact_cells
 from pipelines.hub.publish import publish
 from pipelines.hub.release import (
@@ -46,6 +45,7 @@ from pipelines.hub.release import (
     plan_parts,
     release_period,
 )
+from pipelines.hub.release import noise as release_noise
 from pipelines.privacy.plan import PLAN_FILE, default_plan
 from pipelines.privacy.postprocess import NO_DENOMINATOR, publish_cells
 from pipelines.published.store import read_table
@@ -64,7 +64,7 @@ def _noise_free_cells(
     budget = dict.fromkeys(contributing["episodes"], plan.default_rho)
     parts, _ = plan_parts(plan, contributing, budget, frozenset())
     with monkeypatch.context() as mp:
-        mp.setattr(release_module, "add_noise", lambda values, scale: list(values))
+        mp.setattr(release_noise, "add_noise", lambda values, scale: list(values))
         raw = compute(con, plan, PERIOD, parts, contributing)
     return publish_cells(raw, plan, ngos_by_measure(parts, contributing), frozenset())
 
@@ -280,7 +280,7 @@ def test_a_failure_in_the_dry_run_spends_nothing(monkeypatch: pytest.MonkeyPatch
     def broken(values: list[int], scale: float) -> list[int]:
         raise MechanismFault("the sampler broke")
 
-    monkeypatch.setattr(release_module, "add_noise", broken)
+    monkeypatch.setattr(release_noise, "add_noise", broken)
     with pytest.raises(ReleaseError, match=r"dry run .* nothing was spent.*the sampler broke"):
         _release(con)
     assert (snapshot(con), ledger(con)) == before
@@ -293,18 +293,18 @@ def test_a_failure_in_the_real_run_spends_nothing(monkeypatch: pytest.MonkeyPatc
     con = memory_vault()
     load_rows(con, eps, ass)
     before = (snapshot(con), ledger(con))
-    real = release_module.add_noise
+    real = release_noise.add_noise
 
     def fails_on_data(values: list[int], scale: float) -> list[int]:
         if any(values):
             raise MechanismFault("the sampler broke on real data")
         return real(values, scale)
 
-    monkeypatch.setattr(release_module, "add_noise", fails_on_data)
+    monkeypatch.setattr(release_noise, "add_noise", fails_on_data)
     with pytest.raises(MechanismFault):
         _release(con)
     assert (snapshot(con), ledger(con)) == before
-    monkeypatch.setattr(release_module, "add_noise", real)
+    monkeypatch.setattr(release_noise, "add_noise", real)
     _release(con)  # and the next run goes through, spending once
     assert len(ledger(con)) == 1
 

@@ -1,4 +1,4 @@
-"""The vault: one DuckDB file, encrypted at rest, holding every individual-level row the hub has.
+"""Opening the vault: one DuckDB file, encrypted at rest, with its key.
 
 It also holds the steward zone's other state (submissions, the audit log, the
 budget ledger and stored releases) so that a release and its ledger entry can
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.db import offline_connection
 from pipelines.home import Home, private_dir
-from pipelines.hub.schema import ensure_schema
+from pipelines.hub.vault.schema import ensure_schema
 
 KEY_ENV = "OUTCOMES_VAULT_KEY"
 KEY_FILE_ENV = "OUTCOMES_VAULT_KEY_FILE"
@@ -91,17 +92,6 @@ def _crypto_extension() -> str:
     return found[0]
 
 
-def _offline_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that can never fetch an extension from the network."""
-    return duckdb.connect(
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "allow_community_extensions": False,
-        }
-    )
-
-
 @dataclass(frozen=True)
 class Vault:
     """Opens the encrypted vault of one hub home."""
@@ -119,7 +109,7 @@ class Vault:
         holding the vault is waited for, then reported by name.
         """
         private_dir(self.home.hub)
-        con = _offline_connection()
+        con = offline_connection()
         try:
             con.execute(f"LOAD '{_crypto_extension()}'")
             # Spills go to the hub's own folder (never ./.tmp of whoever runs it), encrypted.

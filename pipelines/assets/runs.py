@@ -1,0 +1,144 @@
+"""Running the hub's Dagster jobs from the command line, against the hub's own Dagster home.
+
+``outcomes intake`` and ``outcomes release`` execute the same jobs that the
+sensor and the schedule launch, in-process, recording their runs in
+``<home>/hub/dagster`` so that the Dagster UI shows them afterwards. The hub
+resource is configured per run (its home, its plan), so nothing here changes
+the environment, and a test swaps the resource's configuration, not a module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.assets.resources import HubResource
+from pipelines.home import Home, private_dir
+from pipelines.hub.inbox import pending_ids
+
+_DAGSTER_YAML = """\
+# Written by Outcome Hub. The hub makes no network calls: telemetry is off.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    # Runs that write the vault go one at a time; DuckDB has one writer per file.
+    tag_concurrency_limits:
+      - key: outcome-hub/vault
+        limit: 1
+"""
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+"""In-process runs print nothing of Dagster's own: the command says what happened and what to do,
+and the full event log, tracebacks included, is in the Dagster UI."""
+
+
+def prepare_dagster_home(home: Home) -> Path:
+    """Create ``<home>/hub/dagster`` with its dagster.yaml; return the folder."""
+    folder = private_dir(home.dagster_home)
+    config = folder / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_DAGSTER_YAML, encoding="utf-8")
+    return folder
+
+
+def _instance(home: Home) -> Any:
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(prepare_dagster_home(home)))
+
+
+def _job(name: str) -> Any:
+    from pipelines.definitions import defs
+
+    return defs.resolve_job_def(name)
+
+
+def _resources(home: Home, hub: HubResource | None) -> dict[str, object]:
+    """Run config that points the hub resource at ``home`` (or configures it as ``hub`` is)."""
+    config = hub.model_dump() if hub is not None else {"home": str(home.root)}
+    return {"resources": {"hub": {"config": {k: v for k, v in config.items() if v is not None}}}}
+
+
+@dataclass(frozen=True)
+class JobRun:
+    run_id: str
+    success: bool
+    keys: tuple[str, ...]
+
+
+def run_intake(
+    home: Home,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    hub: HubResource | None = None,
+) -> list[JobRun]:
+    """Take every pending inbox submission through the intake job, one batch per run."""
+    from pipelines.assets.partitions import BATCHES, batches_of
+    from pipelines.assets.resources import VAULT_TAGS
+
+    waiting = pending_ids(home)
+    if not waiting:
+        return []
+    instance = _instance(home)
+    job = _job("intake")
+    runs, done = [], 0
+    for batch in batches_of(waiting):
+        instance.add_dynamic_partitions(BATCHES, [batch.key])
+        result = job.execute_in_process(
+            run_config={**QUIET, **_resources(home, hub), **batch.run_config},
+            instance=instance,
+            partition_key=batch.key,
+            tags=VAULT_TAGS,
+            raise_on_error=False,
+        )
+        runs.append(JobRun(result.run_id, result.success, batch.submission_ids))
+        done += len(batch.submission_ids)
+        if progress:
+            progress(done, len(waiting))
+    return runs
+
+
+def run_release(
+    home: Home,
+    period: str,
+    *,
+    supersede: bool = False,
+    requested_by: str = "outcomes release",
+    build_site: bool = True,
+    hub: HubResource | None = None,
+) -> JobRun:
+    """Release one period through the same job the schedule runs.
+
+    A refused release raises the asset's own error (a
+    :class:`~pipelines.hub.release.ReleaseError`), with its type and message.
+    ``build_site=False`` stops after the published zone (the benchmark times the site apart).
+    """
+    import dagster as dg
+
+    from pipelines.assets.partitions import register_periods
+    from pipelines.assets.resources import VAULT_TAGS
+
+    instance = _instance(home)
+    register_periods(instance, [period])
+    result = _job("release").execute_in_process(
+        run_config={
+            **QUIET,
+            **_resources(home, hub),
+            "ops": {
+                "period_release": {"config": {"supersede": supersede, "requested_by": requested_by}}
+            },
+        },
+        instance=instance,
+        partition_key=period,
+        tags=VAULT_TAGS,
+        raise_on_error=True,
+        asset_selection=None
+        if build_site
+        else [dg.AssetKey("period_release"), dg.AssetKey("published_release")],
+    )
+    return JobRun(result.run_id, result.success, (period,))

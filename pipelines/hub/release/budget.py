@@ -1,0 +1,107 @@
+"""A release's budget: what each NGO's parts are calibrated on, and the refusals. Pure, no vault.
+
+Every refusal is written by :func:`refusal`, so a steward reads the same shape
+each time: what is refused, that nothing was spent, each NGO's budget and what
+is asked (the first few, then how many more), and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from pipelines.hub.ledger import TOLERANCE, Balance
+from pipelines.hub.release.errors import ReleaseError
+
+LISTED = 10
+"""NGOs named in a refusal; the rest are counted."""
+
+
+def refusal(subject: str, why: str, lines: Sequence[str], fix: str) -> ReleaseError:
+    """``<subject> is refused and nothing was spent: <why>``, one line per NGO, then the fix."""
+    shown = "".join(f"\n  {line}" for line in lines[:LISTED])
+    more = f"\n  … and {len(lines) - LISTED} more" if len(lines) > LISTED else ""
+    return ReleaseError(f"{subject} is refused and nothing was spent: {why}{shown}{more}\n{fix}")
+
+
+def _set_budget(period: str) -> str:
+    return f"`outcomes budget set --ngo ID --period {period} --rho R` (or --default)"
+
+
+def check_budget(period: str, balances: Sequence[Balance], asked: Mapping[str, float]) -> None:
+    """Refuse, before any mechanism runs, a release that would take any NGO over its budget."""
+    short = [b for b in balances if b.spent + asked.get(b.ngo_id, 0.0) > b.budget * (1 + TOLERANCE)]
+    if short:
+        raise refusal(
+            f"The release of {period}",
+            f"{len(short)} NGO(s) lack the budget.",
+            [
+                f"{b.ngo_id}: budget rho {b.budget:.4g}, already spent {b.spent:.4g}, "
+                f"left {b.left:.4g}, this release asks {asked[b.ngo_id]:.4g}"
+                for b in short
+            ],
+            f"Raise their budgets with {_set_budget(period)}, or lower the plan's weights.",
+        )
+
+
+def allotment(
+    period: str, budget: Mapping[str, float], used_elsewhere: Mapping[str, float]
+) -> dict[str, float]:
+    """What a release (and its addenda) is calibrated on: each NGO's budget less what the
+    period's *other* releases spent. The first release of a period gets the whole budget; a
+    superseding one gets what is left, so raising a budget by R lets a new release spend R.
+    Refused, before any mechanism, when an NGO has nothing left."""
+    left = {n: b - used_elsewhere.get(n, 0.0) for n, b in budget.items()}
+    empty = sorted(n for n, v in left.items() if v <= budget[n] * TOLERANCE)
+    if empty:
+        raise refusal(
+            f"The release of {period}",
+            f"{len(empty)} NGO(s) have spent their whole budget for {period} on earlier releases.",
+            [
+                f"{n}: budget rho {budget[n]:.4g}, already spent {used_elsewhere.get(n, 0.0):.4g}, "
+                "left 0, this release asks for budget beyond that (it spends what is left)"
+                for n in empty
+            ],
+            f"Raise their budgets by what the new release may spend with {_set_budget(period)}.",
+        )
+    return left
+
+
+def check_supersede(
+    period: str,
+    previous: str,
+    budget: Mapping[str, float],
+    base: Mapping[str, float],
+    entitled: Mapping[str, float],
+) -> None:
+    """Refuse a superseding release that would be noisier than the one it replaces.
+
+    A new release is calibrated on what the period's earlier releases left
+    (``base``); if that is less than the previous release was calibrated on
+    (``entitled``), its numbers would be less accurate (and it would take the share
+    kept for cells awaiting governance approval). The steward raises the budget first.
+    """
+    short = {
+        n: entitled[n] - base[n]
+        for n in base
+        if n in entitled and base[n] < entitled[n] * (1 - TOLERANCE)
+    }
+    if not short:
+        return
+    needed = max(budget[n] + gap for n, gap in short.items())
+    raise refusal(
+        f"Superseding {previous}",
+        f"{len(short)} NGO(s) have less budget left for {period} than {previous} was calibrated "
+        "on, so the new release would be noisier than the one it replaces.",
+        [
+            f"{n}: left {base[n]:.4g}, {previous} was calibrated on {entitled[n]:.4g}"
+            for n in sorted(short, key=lambda n: -short[n])
+        ],
+        f"Raise budgets by at least the difference, e.g. `outcomes budget set --default "
+        f"--period {period} --rho {_round_up(needed)}` (and any NGO with its own budget "
+        "likewise), then supersede.",
+    )
+
+
+def _round_up(rho: float) -> str:
+    return f"{math.ceil(rho * 1000) / 1000:g}"

@@ -1,0 +1,56 @@
+"""A release described before it is made, and what making it did.
+
+:func:`~pipelines.hub.release.run.describe` reads the vault and plans a
+:class:`ReleaseDraft` without drawing any noise; executing it checks the
+budget, draws the noise and commits. Both types are frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pipelines.hub.release.parts import Part, charges
+
+ReleaseKind = Literal["new", "addendum", "stored"]
+"""``new``: a period's first release or a supersede; ``addendum``: governed cells approved since
+the current release was made, added to it; ``stored``: nothing to compute, the stored release."""
+
+
+@dataclass(frozen=True)
+class ReleaseDraft:
+    """Everything a release will compute and spend, before any noise is drawn."""
+
+    release_id: str
+    period: str
+    kind: Literal["new", "addendum"]
+    version: int
+    supersedes: str | None
+    contributing: Mapping[str, list[str]]
+    allotted: Mapping[str, float]
+    """What each NGO's parts are calibrated on (its budget less other releases' spends)."""
+    approved: frozenset[tuple[str, str]]
+    parts: tuple[Part, ...]
+    pending: tuple[str, ...]
+    """Governed parts waiting for the governance group's approval."""
+
+    @property
+    def charges(self) -> dict[str, float]:
+        return charges(self.parts)
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What releasing a period did."""
+
+    release_id: str
+    period: str
+    status: ReleaseKind
+    charged: Mapping[str, float] = field(default_factory=dict)
+    parts: int = 0
+    pending_approval: tuple[str, ...] = ()
+
+    @property
+    def spent_now(self) -> bool:
+        return bool(self.charged)
