@@ -159,6 +159,9 @@ def _footer_and_pages(source: Source, meta: pq.FileMetaData) -> int:
 
 
 def _is_text(kind: pa.DataType) -> bool:
+    """Text or bytes, or a dictionary of them (as Arrow's own schema in the file may say)."""
+    if pa.types.is_dictionary(kind):
+        return _is_text(kind.value_type)
     return bool(
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
