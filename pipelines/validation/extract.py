@@ -124,15 +124,26 @@ def read_extract(file: Path | Source) -> Extract:
     return Extract(frame, tuple(names), headers, kind, numbering, blank + more_blank)
 
 
-def _head_text(name: str, head: bytes) -> str:
-    """The first block as text; bytes that are not UTF-8 are refused before any sniffing,
-    so that binary content is never misread as a CSV with an odd delimiter."""
+def _check_utf8(source: Source) -> None:
+    """Refuse a file that is not UTF-8 anywhere in it, before any sniffing (so binary content is
+    never misread as a CSV with an odd delimiter) and before parsing (Arrow's handling of a
+    ragged row would otherwise fail on it outside any error handling). Checked by Arrow in
+    place: no copy of the file is made."""
+    size = len(source.data)
+    offsets = pa.array([0, size], type=pa.int64()).buffers()[1]
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(source.data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        raise _not_utf8(source.name) from None
+
+
+def _head_text(head: bytes) -> str:
+    """The first block as text (the whole file is UTF-8, but the block may cut a character)."""
     try:
         return head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.reason == "unexpected end of data" and exc.end == len(head):
-            return head[: exc.start].decode("utf-8")  # a character cut by the end of the block
-        raise _not_utf8(name) from None
+        return head[: exc.start].decode("utf-8")
 
 
 def _not_utf8(name: str) -> ExtractError:
@@ -141,19 +152,27 @@ def _not_utf8(name: str) -> ExtractError:
     )
 
 
-def _csv_header(name: str, head: bytes) -> list[str]:
+def _csv_header(source: Source, head: bytes) -> list[str]:
+    name = source.name
     if b"\x00" in head:
         raise ExtractError(
             "file.readable",
             f"{name} is a binary file, not CSV text.",
             "Export the extract as CSV UTF-8, XLSX or Parquet.",
         )
-    text_head = _head_text(name, head).lstrip("\ufeff")
+    _check_utf8(source)
+    text_head = _head_text(head).lstrip("\ufeff")
     first_line = text_head.splitlines()[0] if text_head.splitlines() else ""
     try:
         header = next(csv.reader(io.StringIO(first_line)), [])
     except csv.Error:
         raise _not_csv(name) from None
+    if not "".join(header).strip():
+        raise ExtractError(
+            "file.header",
+            f"The first line of {name} is blank; it must hold the column headings.",
+            "Put the header in row 1, with no blank lines above it.",
+        )
     if len(header) <= 1:
         for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
             if delimiter in first_line:
@@ -175,7 +194,7 @@ def _not_csv(name: str) -> ExtractError:
 
 def _read_csv(source: Source, head: bytes) -> tuple[list[str], list[pa.ChunkedArray]]:
     """Every record of the CSV (blank ones too, so row numbers stay the sheet's), as text."""
-    header = _csv_header(source.name, head)
+    header = _csv_header(source, head)
     check_width(len(header))
     labels = [f"c{i}" for i in range(len(header))]  # names are checked later, for every format
     invalid: list[int] = []

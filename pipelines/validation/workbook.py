@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -143,18 +144,22 @@ def read_workbook(source: Source) -> tuple[list[str], list[pa.ChunkedArray], pa.
     check_workbook(source)
     import openpyxl  # slow to import; only workbooks need it
 
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=True)
-    except Exception:  # damaged XML, missing parts, bad values: all "not a readable workbook"
-        raise _unreadable(source.name) from None
-    try:
-        return _read_first_sheet(source.name, book)
-    except ExtractError:
-        raise
-    except Exception:
-        raise _unreadable(source.name) from None
-    finally:
-        book.close()
+    # openpyxl warns about what it leaves out (data validation, stylesheets); none of it is
+    # data, and a warning printed with a module path reads like a fault to the coordinator.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=True)
+        except Exception:  # damaged XML, missing parts, bad values: all "not a readable workbook"
+            raise _unreadable(source.name) from None
+        try:
+            return _read_first_sheet(source.name, book)
+        except ExtractError:
+            raise
+        except Exception:
+            raise _unreadable(source.name) from None
+        finally:
+            book.close()
 
 
 def _read_first_sheet(

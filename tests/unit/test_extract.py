@@ -167,13 +167,14 @@ def test_parquet_typed_columns_read_as_text(tmp_path: Path) -> None:
         ("e.csv", b"a,A\n1,2\n", "file.header", "both read as 'a'"),
         ("e.csv", b"a,,c\n1,2,3\n", "file.header", "a column with no name"),
         ("e.csv", b"\xef\xbb\xbf \n\n", "file.has_rows", "is empty"),
+        ("e.csv", b"\nC1,E1\n", "file.header", "first line of e.csv is blank"),
     ],
 )
 def test_files_that_are_not_tables_are_refused_with_a_rule(
     tmp_path: Path, name: str, content: bytes, rule: str, message: str
 ) -> None:
-    """Tests that misnamed workbooks and Parquet, old .xls, duplicate or blank headers and
-    blank files are refused with a rule id and a message that says which."""
+    """Tests that misnamed workbooks and Parquet, old .xls, duplicate or blank headers, a blank
+    first line (whose rows would have no columns to go in) and blank files are refused with a rule id and a message that says which."""
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ExtractError, match=message) as info:
