@@ -76,10 +76,11 @@ class Source:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def check_file_size(name: str, size: int) -> None:
-    """Refuse a file over the size limit: checked before a byte of it is read."""
-    if size > limits.FILE_BYTES.value:
-        raise over_limit(limits.FILE_BYTES, f"{name} is {limits.FILE_BYTES.measure(size)}")
+def check_file_size(name: str, size: int, limit: Limit | None = None) -> None:
+    """Refuse a file over ``limit`` (``file_bytes`` unless told): checked before it is read."""
+    limit = limit or limits.FILE_BYTES
+    if size > limit.value:
+        raise over_limit(limit, f"{name} is {limit.measure(size)}")
 
 
 def _unreadable(message: str, fix: str) -> ExtractError:
@@ -131,8 +132,12 @@ def _kind(mode: int) -> int:
     return stat.S_IFMT(mode)
 
 
-def read_source(path: Path) -> Source:
-    """Read the regular file at ``path`` whole, or raise :class:`ExtractError` saying why not."""
+def read_source(path: Path, *, limit: Limit | None = None) -> Source:
+    """Read the regular file at ``path`` whole, or raise :class:`ExtractError` saying why not.
+
+    ``limit`` bounds its size (``file_bytes`` unless told: the hub reads a manifest with
+    ``manifest_bytes``); a file over it is refused before a byte is read.
+    """
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -143,7 +148,7 @@ def read_source(path: Path) -> Source:
         if not stat.S_ISREG(info.st_mode):
             what, fix = _NOT_A_FILE.get(_kind(info.st_mode), ("not a regular file", _COPY_IT))
             raise _unreadable(f"{path} is {what}, not a file.", fix)
-        check_file_size(path.name, info.st_size)
+        check_file_size(path.name, info.st_size, limit)
         data = _read_exactly(fd, info.st_size, path)
     finally:
         os.close(fd)

@@ -20,7 +20,7 @@ from pipelines.standard import limits
 from pipelines.standard.contract import load_contract
 from pipelines.standard.limits import LIMITS, Limit
 from pipelines.validation.columnar import check_parquet_limits
-from pipelines.validation.extract import ExtractError, Source, read_extract
+from pipelines.validation.extract import ExtractError, Source, read_extract, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANTED = "Planted-Cell-7Q4Z"
@@ -247,3 +247,15 @@ def test_an_xlsx_with_a_document_type_is_refused_before_it_is_parsed() -> None:
     assert error.rule == "file.readable"
     assert "document type declaration" in error.message
     assert PLANTED not in f"{error.message} {error.fix}"
+
+
+def test_a_manifest_over_its_limit_is_refused_unread(tmp_path: Path) -> None:
+    """Tests that read_source with the manifest limit (as the hub reads a manifest.json) refuses
+    a manifest over manifest_bytes by name, and reads one under it whole."""
+    path = tmp_path / "manifest.json"
+    path.write_bytes(b" " * (limits.MANIFEST_BYTES.value + 1))
+    with pytest.raises(ExtractError) as info:
+        read_source(path, limit=limits.MANIFEST_BYTES)
+    _check_named(info.value, limits.MANIFEST_BYTES)
+    path.write_bytes(b'{"rows": 1}')
+    assert read_source(path, limit=limits.MANIFEST_BYTES).data == b'{"rows": 1}'

@@ -194,3 +194,30 @@ def test_submit_refuses_a_fifo_with_a_report_and_no_traceback(tmp_path: Path, ho
     assert "named pipe (FIFO)" in failure.description
     assert outcome.report_dir is not None
     assert (outcome.report_dir / "report.html").is_file()
+
+
+def test_the_command_line_names_a_file_behind_a_folder_it_may_not_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, submit_cli: Callable[..., Any]
+) -> None:
+    """Tests that `outcomes submit` on a file inside a folder this account may not open exits 1
+    with the sentence and its fix, where checking that the path exists raised a traceback."""
+    path = tmp_path / "locked" / "episodes.csv"
+    real_exists, real_open = Path.exists, os.open
+
+    def exists(self: Path) -> bool:
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_exists(self)
+
+    def open_(file: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(file) == path:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    monkeypatch.setattr(os, "open", open_)
+    result = submit_cli(path)
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "episodes.csv cannot be read: this account is not allowed to open it." in output
+    assert "Traceback" not in output
