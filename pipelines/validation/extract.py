@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class Extract:
     any cell; they are not in ``frame`` and not in ``rows``.
     """
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame = field(repr=False)  # rows never reach a log line through a repr
     columns: tuple[str, ...]
     headers: dict[str, str]
     file_format: str
@@ -252,10 +252,10 @@ def _read_csv(source: Source, head: bytes) -> tuple[list[str], list[pa.ChunkedAr
 
 
 def _check_size(name: str, rows: int, columns: int) -> None:
-    if rows > limits.ROWS.value:
-        raise over_limit(limits.ROWS, f"{name} has more than {rows - 1:,} rows")
-    if rows * columns > limits.CELLS.value:
-        raise over_limit(limits.CELLS, f"{name} has more than {(rows - 1) * columns:,} cells")
+    """Refuse as soon as the rows read so far (blank ones included) pass a limit."""
+    for limit, amount in ((limits.ROWS, rows), (limits.CELLS, rows * columns)):
+        if amount > limit.value:
+            raise over_limit(limit, f"{name} has more than {limit.amount}")
 
 
 def _to_text_frame(

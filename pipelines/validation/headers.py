@@ -37,7 +37,7 @@ def check_headers(raw: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     check_width(len(raw))
     names = [normalise_header(h) for h in raw]
     seen: dict[str, str] = {}
-    for name, original in zip(names, raw, strict=True):
+    for position, (name, original) in enumerate(zip(names, raw, strict=True), start=1):
         if not name:
             raise ExtractError(
                 "file.header",
@@ -47,7 +47,7 @@ def check_headers(raw: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         if len(name) > limits.COLUMN_NAME_CHARACTERS.value:
             raise over_limit(
                 limits.COLUMN_NAME_CHARACTERS,
-                f"Column {len(seen) + 1} of the header has a name of {len(name):,} characters",
+                f"Column {position} of the header has a name of {len(name):,} characters",
                 "Give the column a short heading; the standard's names are under 20 characters.",
             )
         if name in seen:

@@ -17,7 +17,7 @@ import errno
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.standard import limits
@@ -66,10 +66,11 @@ def over_limit(limit: Limit, message: str, fix: str = LIMIT_FIX) -> ExtractError
 
 @dataclass(frozen=True)
 class Source:
-    """A file read whole: its name (for messages) and its bytes."""
+    """A file read whole: its name (for messages) and its bytes (never in its repr, so never in
+    a log line or a test failure)."""
 
     name: str
-    data: bytes
+    data: bytes = field(repr=False)
 
     @property
     def sha256(self) -> str:

@@ -36,6 +36,10 @@ _PROLOG_BYTES = 65536
 _PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)  # declaration, PIs, comments
 _ROOT = re.compile(rb"<[A-Za-z_:]")
 _FLUSH_ROWS = 65536  # rows gathered as Python values before they become Arrow text
+_RESAVE = (
+    "Save the workbook again from Excel as .xlsx with only the extract on its first sheet, "
+    "or export the extract as CSV UTF-8."
+)
 
 
 def _unreadable(name: str) -> ExtractError:
@@ -81,12 +85,6 @@ def check_workbook(source: Source) -> None:
         raise
     except Exception:  # a damaged zip fails in a dozen ways; each means the same to the NGO
         raise _unreadable(name) from None
-
-
-_RESAVE = (
-    "Save the workbook again from Excel as .xlsx with only the extract on its first sheet, "
-    "or export the extract as CSV UTF-8."
-)
 
 
 def _check_prolog(name: str, head: bytes, *, complete: bool) -> None:
@@ -215,10 +213,7 @@ def _blank(value: Any) -> bool:
 
 
 def _check_size(name: str, rows: int, width: int) -> None:
-    if rows > limits.ROWS.value:
-        raise over_limit(limits.ROWS, f"The first sheet of {name} has more than {rows - 1:,} rows")
-    if rows * width > limits.CELLS.value:
-        raise over_limit(
-            limits.CELLS,
-            f"The first sheet of {name} has more than {(rows - 1) * width:,} cells",
-        )
+    """Refuse as soon as the rows read so far (blank ones included) pass a limit."""
+    for limit, amount in ((limits.ROWS, rows), (limits.CELLS, rows * width)):
+        if amount > limit.value:
+            raise over_limit(limit, f"The first sheet of {name} has more than {limit.amount}")
