@@ -165,7 +165,11 @@ def submit(file: Path, ngo_id: str, period: Period, dataset: str, home: Home) ->
     from pipelines.ngo.keys import UnsafeKeyError
     from pipelines.ngo.submit import submit as run_submit
 
-    if not file.exists():
+    try:
+        missing = not file.exists()
+    except OSError:  # a folder on the way this account may not open: submit says so, in words
+        missing = False
+    if missing:
         raise click.BadParameter(f"there is no file at {file}", param_hint="FILE")
     try:
         with console.status("validating") as status:

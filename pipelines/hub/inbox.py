@@ -19,14 +19,15 @@ from pipelines.home import Home
 from pipelines.standard.contract import DATASETS, load_contract
 from pipelines.standard.handover import (
     MANIFEST,
-    MAX_MANIFEST_BYTES,
     PAYLOAD,
     Manifest,
     ManifestError,
     arrow_schema,
-    file_sha256,
 )
+from pipelines.standard.limits import MANIFEST_BYTES
 from pipelines.standard.names import SubmissionName, check_submission_id
+from pipelines.validation.columnar import check_parquet_limits
+from pipelines.validation.source import ExtractError, read_source
 
 
 class InboxError(Exception):
@@ -117,11 +118,10 @@ def load_item(home: Home, sid: str) -> InboxItem:
     """The inbox item ``sid``, its manifest parsed (or the reason it cannot be)."""
     folder = home.inbox_item(sid)
     try:
-        with (folder / MANIFEST).open("rb") as fh:
-            data = fh.read(MAX_MANIFEST_BYTES + 1)
+        data = read_source(folder / MANIFEST, limit=MANIFEST_BYTES).data
         return InboxItem(sid, folder, Manifest.parse(data))
-    except OSError:
-        return InboxItem(sid, folder, None, ManifestError("manifest", "the manifest is missing"))
+    except ExtractError as error:
+        return InboxItem(sid, folder, None, ManifestError("manifest", error.message))
     except ManifestError as error:
         return InboxItem(sid, folder, None, error)
 
@@ -147,16 +147,25 @@ def check_integrity(item: InboxItem) -> None:
         raise InboxError(
             "hub.manifest", "The submission's folder name does not match its manifest."
         )
-    if not item.payload.is_file():
-        raise InboxError("hub.payload", "The submission has no data file.")
-    if file_sha256(item.payload) != m.sha256:
+    try:
+        source = read_source(item.payload)
+    except ExtractError as error:
+        raise InboxError("hub.payload", f"The data file cannot be read: {error.message}") from None
+    if source.sha256 != m.sha256:
         raise InboxError(
             "hub.sha256",
             "The data file does not match the sha256 in its manifest; it was changed or damaged in transit.",
         )
     try:
-        parquet = pq.ParquetFile(item.payload)
+        # Every limit is checked from the footer, page headers and dictionaries before a value
+        # is decoded: a small payload cannot expand into the hub's memory.
+        check_parquet_limits(source)
+        parquet = pq.ParquetFile(pa.BufferReader(source.data))
         schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
+    except ExtractError as error:
+        raise InboxError(
+            "hub.limits" if error.limit else "hub.payload", f"The data file: {error.message}"
+        ) from None
     except (pa.ArrowException, OSError):
         raise InboxError("hub.payload", "The data file is not a readable Parquet file.") from None
     if not schema.remove_metadata().equals(arrow_schema(contract)):

@@ -87,7 +87,7 @@ def hand_over(
             rows=table.num_rows,
             submitted_on=submitted_on,
             columns=tuple(table.column_names),
-            dropped_columns=dropped_columns,
+            dropped_columns=len(dropped_columns),
             submitted_at=datetime.now(UTC),
             tool=f"outcome-hub {__version__}",
         )

@@ -24,11 +24,10 @@ from pipelines.ngo.handover import hand_over, sanitised_table
 from pipelines.ngo.keys import ngo_key
 from pipelines.ngo.pseudonymise import pseudonymise
 from pipelines.standard.contract import Contract, load_contract
-from pipelines.standard.handover import file_sha256
 from pipelines.standard.names import check_dataset, check_ngo_id
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import rule_by_id
-from pipelines.validation.extract import MAX_FILE_BYTES, Extract, ExtractError, read_extract
+from pipelines.validation.extract import Extract, ExtractError, Source, read_extract, read_source
 from pipelines.validation.findings import Finding
 from pipelines.validation.identifiers import find_direct_identifiers
 from pipelines.validation.prepare import Context, contract_view, prepare
@@ -198,9 +197,14 @@ def submit(
     ngo_dir = private_dir(home.ngo_dir(ngo_id))
 
     step("reading the file")
-    # A file over the size limit is refused by read_extract without being read; never hash it.
-    readable = path.is_file() and path.stat().st_size <= MAX_FILE_BYTES
-    source_sha = file_sha256(path) if readable else ""
+    # Read once, safely (no FIFO or device blocks it, no file over the size limit is read):
+    # what is hashed is exactly what is validated.
+    source: Source | ExtractError
+    try:
+        source = read_source(path)
+    except ExtractError as error:
+        source = error
+    source_sha = source.sha256 if isinstance(source, Source) else ""
     previous = (
         _previous_acceptance(home, ngo_id, source_sha, period, dataset) if source_sha else None
     )
@@ -217,7 +221,9 @@ def submit(
         ngo_id=ngo_id, period=str(period), dataset=dataset, contract=contract.tag, file=path.name
     )
     try:
-        extract: Extract = read_extract(path)
+        if isinstance(source, ExtractError):
+            raise source
+        extract: Extract = read_extract(source)
     except ExtractError as error:
         report = base.report(
             status="refused",
@@ -246,6 +252,7 @@ def submit(
         file_format=extract.file_format,
         row_numbering=extract.row_numbering,
         rows=extract.rows,
+        blank_rows_skipped=extract.blank_rows_skipped,
         failures=tuple(findings),
         identifiers=tuple(identifiers),
         dropped_columns=dropped,

@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.standard.contract import DATASETS, Contract
+from pipelines.standard.limits import COLUMN_NAME_CHARACTERS, COLUMNS, MANIFEST_BYTES
 from pipelines.standard.names import check_dataset, check_ngo_id, submission_id
 from pipelines.standard.periods import Period
 
@@ -34,8 +35,6 @@ PAYLOAD = "data.parquet"
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 SOURCE_ROW = "source_row"
-MAX_MANIFEST_BYTES = 64 * 1024
-"""A manifest is a few hundred bytes; anything near this limit is not one."""
 
 _ARROW_TYPES = {
     "integer": pa.int32(),
@@ -44,8 +43,7 @@ _ARROW_TYPES = {
     "string": pa.string(),
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_COLUMN = re.compile(r"^[a-z0-9_]{1,64}$")
-_MAX_COLUMNS = 500
+_COLUMN = re.compile(r"^[a-z0-9_]+$")
 _MAX_TEXT = 200
 
 
@@ -93,15 +91,21 @@ def _text(doc: dict[str, Any], key: str, *, required: bool = True) -> str:
 
 def _names(doc: dict[str, Any], key: str) -> tuple[str, ...]:
     value = doc.get(key, [])
+    most, longest = COLUMNS.value, COLUMN_NAME_CHARACTERS.value
     if (
         not isinstance(value, list)
-        or len(value) > _MAX_COLUMNS
-        or not all(isinstance(v, str) and _COLUMN.fullmatch(v) for v in value)
+        or len(value) > most
+        or not all(isinstance(v, str) and len(v) <= longest and _COLUMN.fullmatch(v) for v in value)
     ):
-        raise ManifestError(
-            key, f"the manifest's {key} must be a list of at most {_MAX_COLUMNS} column names"
-        )
+        raise ManifestError(key, f"the manifest's {key} must list at most {most:,} column names")
     return tuple(value)
+
+
+def _count(doc: dict[str, Any], key: str) -> int:
+    value = doc.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= COLUMNS.value:
+        raise ManifestError(key, f"the manifest's {key} must be a count of columns")
+    return value
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,9 @@ class Manifest:
     rows: int
     submitted_on: date
     columns: tuple[str, ...] = ()
-    dropped_columns: tuple[str, ...] = ()
+    dropped_columns: int = 0
+    """How many columns of the NGO's file were left out; never their names, which the NGO's
+    own report lists (a heading can hold anything, a client's name included)."""
     submitted_at: datetime | None = None
     tool: str = ""
     manifest_version: int = MANIFEST_VERSION
@@ -152,10 +158,8 @@ class Manifest:
     @classmethod
     def parse(cls, data: bytes) -> Manifest:
         """Decode and validate a manifest's bytes, or raise :class:`ManifestError`."""
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise ManifestError(
-                "manifest", f"the manifest is over the limit of {MAX_MANIFEST_BYTES:,} bytes"
-            )
+        if len(data) > MANIFEST_BYTES.value:
+            raise ManifestError("manifest", f"the manifest is over {MANIFEST_BYTES}")
         try:
             doc = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -176,7 +180,7 @@ class Manifest:
             rows=rows if isinstance(rows, int) else -1,
             submitted_on=_date(doc),
             columns=_names(doc, "columns"),
-            dropped_columns=_names(doc, "dropped_columns"),
+            dropped_columns=_count(doc, "dropped_columns"),
             submitted_at=_datetime(doc),
             tool=_text(doc, "tool", required=False),
             manifest_version=version,
@@ -186,7 +190,6 @@ class Manifest:
     def to_json(self) -> bytes:
         doc = asdict(self)
         doc["columns"] = list(self.columns)
-        doc["dropped_columns"] = list(self.dropped_columns)
         doc["submitted_on"] = self.submitted_on.isoformat()
         # Microseconds: a correction can follow its original within the same second.
         doc["submitted_at"] = (

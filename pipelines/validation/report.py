@@ -38,6 +38,7 @@ class Report:
     file_format: str
     row_numbering: str
     rows: int
+    blank_rows_skipped: int = 0
     failures: tuple[Finding, ...] = ()
     identifiers: tuple[IdentifierFinding, ...] = ()
     dropped_columns: tuple[str, ...] = ()
@@ -55,9 +56,17 @@ class Report:
     def headline(self) -> str:
         what = f"{self.dataset} extract for {self.ngo_id}, {self.period}"
         if self.accepted:
-            return f"Accepted: {what} ({self.rows:,} rows)."
+            return f"Accepted: {what} ({self.rows_text})."
         problems = len(self.failures) + len(self.identifiers)
         return f"Refused: {what}. {problems} problem(s) to fix; nothing was kept."
+
+    @property
+    def rows_text(self) -> str:
+        """``166 rows`` or ``166 rows; 3 blank rows skipped``: every row of the file accounted for."""
+        if not self.blank_rows_skipped:
+            return f"{self.rows:,} rows"
+        blank = self.blank_rows_skipped
+        return f"{self.rows:,} rows; {blank:,} blank row{'s' if blank != 1 else ''} skipped"
 
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from pipelines.standard.contract import load_contract
 from pipelines.standard.handover import (
     MANIFEST_VERSION,
-    MAX_MANIFEST_BYTES,
     Manifest,
     ManifestError,
     arrow_schema,
 )
+from pipelines.standard.limits import MANIFEST_BYTES
 
 SHA = "ab" * 32
 
@@ -84,6 +84,7 @@ def test_a_refusal_never_repeats_what_the_sender_wrote() -> None:
         ({"submitted_on": "yesterday"}, "submitted_on"),
         ({"submitted_at": "2025-10-02T09:30:00"}, "submitted_at"),
         ({"columns": ["ok", "Not A Column"]}, "columns"),
+        ({"dropped_columns": ["notes"]}, "dropped_columns"),
         ({"manifest_version": "1"}, "manifest_version"),
     ],
 )
@@ -96,9 +97,9 @@ def test_a_manifest_with_wrong_types_is_refused(doc: dict[str, Any], field: str)
 
 
 def test_a_manifest_over_the_size_limit_is_refused_before_it_is_decoded() -> None:
-    """Tests that a manifest over MAX_MANIFEST_BYTES is refused without being parsed."""
-    with pytest.raises(ManifestError, match="over the limit"):
-        Manifest.parse(b"{" + b" " * MAX_MANIFEST_BYTES + b"}")
+    """Tests that a manifest over manifest_bytes is refused, naming the limit, unparsed."""
+    with pytest.raises(ManifestError, match="over the limit `manifest_bytes`"):
+        Manifest.parse(b"{" + b" " * MANIFEST_BYTES.value + b"}")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
