@@ -90,7 +90,14 @@ def _version_3(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS = [_version_1, _version_2, _version_3]
+def _version_4(con: duckdb.DuckDBPyConnection) -> None:
+    # Signed heads of the audit log; the table's SQL lives with the code that signs them.
+    from pipelines.hub.checkpoints import CHECKPOINTS_DDL
+
+    con.execute(CHECKPOINTS_DDL)
+
+
+MIGRATIONS = [_version_1, _version_2, _version_3, _version_4]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 
 
