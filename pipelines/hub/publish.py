@@ -18,7 +18,7 @@ import yaml
 
 from pipelines import __version__
 from pipelines.home import Home
-from pipelines.hub import audit
+from pipelines.hub import checkpoints
 from pipelines.hub.ledger import approvals_in_force, budgets
 from pipelines.hub.release import crashpoint
 from pipelines.privacy.mechanisms import epsilon_at
@@ -26,7 +26,7 @@ from pipelines.privacy.plan import ReleasePlan, parse_plan
 from pipelines.privacy.planner import accuracy_curves
 from pipelines.privacy.postprocess import cell_columns, publish_cells
 from pipelines.published.export import write_exports
-from pipelines.published.store import write_published
+from pipelines.published.store import ANCHOR_FIELDS, write_published
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,9 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         .to_arrow_table()
         .to_pandas()
     )
-    anchor = audit.head(con)
+    # The audit log's head, signed (see pipelines.hub.checkpoints): an anchor outsiders can hold.
+    head = checkpoints.publication_head(con)
+    signed = head.as_record() if head else {}
     publication = pd.DataFrame(
         [
             {
@@ -207,8 +209,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
                 "plan_digest": plan.digest,
                 "delta": plan.delta,
                 "default_rho": plan.default_rho,
-                "audit_seq": anchor[0] if anchor else None,
-                "audit_hash": anchor[1] if anchor else None,
+                **{f"audit_{k}": signed.get(k) for k in ANCHOR_FIELDS},
             }
         ]
     )
@@ -222,6 +223,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         "plan_accuracy": accuracy_curves(plan),
         "submission_counts": counts,
         "approvals": approvals,
+        "audit_checkpoints": checkpoints.frame(con),
     }
     crashpoint("before-publish")
     write_published(home.published_db, tables)
