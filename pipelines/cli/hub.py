@@ -19,11 +19,12 @@ from pipelines.standard.periods import Period
 
 
 def open_hub_vault(home: Home) -> Any:
+    from pipelines.hub.anchor import AnchorError
     from pipelines.hub.vault import VaultError, open_vault
 
     try:
         return open_vault(home)
-    except VaultError as exc:
+    except (VaultError, AnchorError) as exc:
         raise HubFailure(str(exc)) from None
 
 
@@ -165,21 +166,112 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
     print_submissions(home, [r for r in rows if r[4] == "refused"], summary=False)
 
 
-def _published_anchor(home: Home) -> tuple[int, str] | None:
-    """The audit head recorded by the last publication, if any."""
-    from pipelines.published.store import NotPublished, read_table
+def _published_anchors(home: Home) -> tuple[Any, list[Any]]:
+    """The signed head of the last publication (if any) and every checkpoint it published."""
+    import duckdb
+    import pandas as pd
+
+    from pipelines.hub.anchor import Anchor, AnchorError
+    from pipelines.published.store import ANCHOR_FIELDS, NotPublished, read_table
 
     try:
-        row = read_table(home.published_db, "publication")
+        publication = read_table(home.published_db, "publication").to_dict("records")
+        published = read_table(home.published_db, "audit_checkpoints").to_dict("records")
     except NotPublished:
-        return None
-    if row.empty or row["audit_seq"].isna().iloc[0]:
-        return None
-    return int(row["audit_seq"].iloc[0]), str(row["audit_hash"].iloc[0])
+        return None, []
+    except duckdb.CatalogException:  # published before heads were signed
+        published = []
+    row = publication[0] if publication else {}
+    try:
+        head = (
+            None
+            if pd.isna(row.get("audit_seq"))
+            else Anchor.from_record({k: row.get(f"audit_{k}") for k in ANCHOR_FIELDS})
+        )
+        return head, [Anchor.from_record(r) for r in published]
+    except AnchorError as exc:
+        raise HubFailure(
+            f"the published zone's audit anchor is malformed ({exc}): it was edited by hand; "
+            "publish again, then verify"
+        ) from None
+
+
+def _saved_anchors(path: Path) -> tuple[Any, list[Any]]:
+    """The head and checkpoints of an anchor file someone kept (``--against``)."""
+    from pipelines.hub.anchor import Anchor, AnchorError
+    from pipelines.published.export import read_anchor
+
+    try:
+        document = read_anchor(path)
+        head = Anchor.from_record(document["head"]) if document["head"] else None
+        return head, [Anchor.from_record(c) for c in document.get("checkpoints", [])]
+    except (ValueError, AnchorError) as exc:
+        raise HubFailure(f"{path} cannot be checked: {exc}") from None
+
+
+def _verify(vault: Any, con: Any, home: Home, against: Path | None) -> None:
+    """Check the chain, every signed head the hub and the published zone hold, and a saved anchor."""
+    from pipelines.hub import anchor_checks as checks
+    from pipelines.hub import audit as audit_log
+    from pipelines.hub import checkpoints
+    from pipelines.hub.anchor import KEY_FILE_ENV
+
+    findings: list[checks.Finding] = []
+    entries = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    broken = audit_log.verify(con)
+    if broken is None:
+        findings.append(checks.Finding(True, f"The hash chain is intact ({entries:,} entries)."))
+    else:
+        findings.append(
+            checks.Finding(
+                False, f"the audit log's hash chain breaks at entry {broken}: it was altered"
+            )
+        )
+    published_head, published = _published_anchors(home)
+    saved_head, saved = _saved_anchors(against) if against else (None, [])
+    stored = checkpoints.stored(con)
+    signer = vault.signer
+    current_key = signer.public_key() if signer is not None and signer.exists else None
+    signed_before = [a for a in (*stored, *published, published_head) if a is not None and a.signed]
+    if current_key is None and signed_before:
+        findings.append(
+            checks.Finding(
+                False,
+                f"the hub has no audit signing key at {signer.path if signer else 'its key file'}, "
+                f"but heads were signed by key {signed_before[0].key_fingerprint}: restore that key "
+                f"file, or set {KEY_FILE_ENV} to where it is kept",
+            )
+        )
+    named = [*stored, *published, *saved, *(a for a in (published_head, saved_head) if a)]
+    log = checks.log_state(con, named)
+    findings += checks.check_checkpoints(stored, published, current_key, log)
+    if published_head is not None:
+        findings += checks.check_anchor(published_head, "the last publication", current_key, log)
+    if against is not None:
+        findings += checks.check_saved(saved_head, saved, current_key, log)
+    for finding in findings:
+        if finding.ok:
+            console.print(finding.text[0].upper() + finding.text[1:].rstrip(".") + ".")
+    problems = [f.text for f in findings if not f.ok]
+    if problems:
+        raise HubFailure(
+            "the audit log does not match what was signed and published:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 @click.command()
-@click.option("--verify", is_flag=True, help="Check the hash chain of the whole log.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check the hash chain, every signed checkpoint and the last publication's signed head.",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Also check a saved audit_anchor.json (or a saved exports folder): implies --verify.",
+)
 @click.option(
     "--last", type=click.IntRange(min=1), default=30, show_default=True, help="How many entries."
 )
@@ -188,28 +280,26 @@ def _published_anchor(home: Home) -> tuple[int, str] | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
 @home_option
-def audit(verify: bool, last: int, action: str | None, as_json: bool, home: Home) -> None:
-    """Read the append-only audit log: who did what, when, with which file's sha256."""
+def audit(
+    *, verify: bool, against: Path | None, last: int, action: str | None, as_json: bool, home: Home
+) -> None:
+    """Read the append-only audit log: who did what, when, with which file's sha256.
+
+    Its head is signed at every publication and as it grows (exports/audit_anchor.json);
+    `--verify --against FILE` shows whether the log still holds what FILE's signed head says.
+    """
     from pipelines.hub import audit as audit_log
+    from pipelines.hub.anchor import AnchorError
 
     vault = open_hub_vault(home)
-    with vault.connect() as con:
-        if verify:
-            anchor = _published_anchor(home)
-            broken = audit_log.verify(con, anchor)
-            if broken is not None:
-                cut = " or cut short" if anchor and broken == anchor[0] else ""
-                raise HubFailure(
-                    f"the audit log's hash chain breaks at entry {broken}: it was altered{cut}"
-                )
-            count = con.execute("SELECT count(*) FROM audit_log").fetchone()
-            anchored = f", including entry {anchor[0]} as last published" if anchor else ""
-            console.print(
-                f"The audit log's hash chain is intact ({count[0] if count else 0:,} entries"
-                f"{anchored})."
-            )
-            return
-        entries = audit_log.entries(con, action=action, limit=last)
+    try:
+        with vault.connect() as con:
+            if verify or against is not None:
+                _verify(vault, con, home, against)
+                return
+            entries = audit_log.entries(con, action=action, limit=last)
+    except AnchorError as exc:
+        raise HubFailure(str(exc)) from None
     if as_json:
         for e in entries:
             sys.stdout.write(json.dumps({**e, "at": e["at"].isoformat()}, default=str) + "\n")

@@ -3,9 +3,11 @@
 Every submission, acceptance, refusal, supersession, budget change, approval,
 release and purge is recorded with who, what, when and the file's sha256.
 Each entry's hash covers the previous entry's hash, so removing or editing an
-entry breaks the chain and ``outcomes audit --verify`` says where. Entries
-describe events, never rows: no client pseudonym and no row value is ever
-written here.
+entry breaks the chain and ``outcomes audit --verify`` says where. Recomputing
+every later hash would hide an edit from the chain alone, so its head is signed
+at each publication and as the log grows (:mod:`pipelines.hub.checkpoints`) and
+handed to people outside the hub. Entries describe events, never rows: no client
+pseudonym and no row value is ever written here.
 """
 
 from __future__ import annotations

@@ -7,14 +7,13 @@ tests/integration/test_audit_anchor.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from dp_helpers import memory_vault
+from dp_helpers import memory_vault, rechain_audit_log
 
 from pipelines.hub import audit, checkpoints
 from pipelines.hub.anchor import Anchor, AnchorError, AuditSigner
@@ -44,23 +43,6 @@ def record(con: duckdb.DuckDBPyConnection, n: int = 1) -> int:
     head = audit.head(con)
     assert head is not None
     return head[0]
-
-
-def rechain_from(con: duckdb.DuckDBPyConnection, seq: int) -> None:
-    """Edit entry ``seq``'s detail and recompute every later hash, as an attacker with the
-    hub's own hashing code would: the chain stays valid."""
-    prev = audit.GENESIS if seq == 1 else audit.hash_at(con, seq - 1)
-    for entry in audit.entries(con, after=seq - 1):
-        detail = {**entry["detail"], "i": 999} if entry["seq"] == seq else entry["detail"]
-        at = entry["at"].astimezone(UTC).isoformat(timespec="microseconds")
-        event = audit.Event(entry["actor"], entry["action"], entry["subject"], detail)
-        digest = audit._digest(str(prev), entry["seq"], at, event)
-        con.execute(
-            "UPDATE audit_log SET detail = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-            [json.dumps(detail), prev, digest, entry["seq"]],
-        )
-        prev = digest
-    assert audit.verify(con) is None
 
 
 def at(minutes: float) -> datetime:
@@ -175,7 +157,7 @@ def test_no_head_is_signed_over_a_rechained_log(
     record(con, 4)
     signed = checkpoint_if_due(con, signer, now=at(0), policy=EVERY_3)
     assert signed is not None
-    rechain_from(con, 2)
+    rechain_audit_log(con, 2, i=999)
     record(con, 3)
     with pytest.raises(AnchorError, match=f"no longer holds entry {signed.seq} as signed"):
         checkpoint_if_due(con, signer, now=at(1), policy=EVERY_3)
