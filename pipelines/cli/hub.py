@@ -166,92 +166,32 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
     print_submissions(home, [r for r in rows if r[4] == "refused"], summary=False)
 
 
-def _published_anchors(home: Home) -> tuple[Any, list[Any]]:
-    """The signed head of the last publication (if any) and every checkpoint it published."""
-    import duckdb
-    import pandas as pd
-
-    from pipelines.hub.anchor import Anchor, AnchorError
-    from pipelines.published.store import ANCHOR_FIELDS, NotPublished, read_table
+def _verify(vault: Any, con: Any, home: Home, against: Path | None) -> None:
+    """Print what holds; fail, listing what does not, when anything does not."""
+    from pipelines.hub import anchor_checks as checks
+    from pipelines.hub.anchor import AnchorError
 
     try:
-        publication = read_table(home.published_db, "publication").to_dict("records")
-        published = read_table(home.published_db, "audit_checkpoints").to_dict("records")
-    except NotPublished:
-        return None, []
-    except duckdb.CatalogException:  # published before heads were signed
-        published = []
-    row = publication[0] if publication else {}
-    try:
-        head = (
-            None
-            if pd.isna(row.get("audit_seq"))
-            else Anchor.from_record({k: row.get(f"audit_{k}") for k in ANCHOR_FIELDS})
-        )
-        return head, [Anchor.from_record(r) for r in published]
+        published = checks.published_anchors(home.published_db)
     except AnchorError as exc:
         raise HubFailure(
-            f"the published zone's audit anchor is malformed ({exc}): it was edited by hand; "
-            "publish again, then verify"
+            f"the published zone's audit anchor is malformed ({exc}): it was edited by hand"
         ) from None
-
-
-def _saved_anchors(path: Path) -> tuple[Any, list[Any]]:
-    """The head and checkpoints of an anchor file someone kept (``--against``)."""
-    from pipelines.hub.anchor import Anchor, AnchorError
-    from pipelines.published.export import read_anchor
-
     try:
-        document = read_anchor(path)
-        head = Anchor.from_record(document["head"]) if document["head"] else None
-        return head, [Anchor.from_record(c) for c in document.get("checkpoints", [])]
+        saved = checks.saved_anchors(against) if against is not None else None
     except (ValueError, AnchorError) as exc:
-        raise HubFailure(f"{path} cannot be checked: {exc}") from None
-
-
-def _verify(vault: Any, con: Any, home: Home, against: Path | None) -> None:
-    """Check the chain, every signed head the hub and the published zone hold, and a saved anchor."""
-    from pipelines.hub import anchor_checks as checks
-    from pipelines.hub import audit as audit_log
-    from pipelines.hub import checkpoints
-    from pipelines.hub.anchor import KEY_FILE_ENV
-
-    findings: list[checks.Finding] = []
-    entries = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-    broken = audit_log.verify(con)
-    if broken is None:
-        findings.append(checks.Finding(True, f"The hash chain is intact ({entries:,} entries)."))
-    else:
-        findings.append(
-            checks.Finding(
-                False, f"the audit log's hash chain breaks at entry {broken}: it was altered"
-            )
-        )
-    published_head, published = _published_anchors(home)
-    saved_head, saved = _saved_anchors(against) if against else (None, [])
-    stored = checkpoints.stored(con)
+        raise HubFailure(f"{against} cannot be checked: {exc}") from None
     signer = vault.signer
-    current_key = signer.public_key() if signer is not None and signer.exists else None
-    signed_before = [a for a in (*stored, *published, published_head) if a is not None and a.signed]
-    if current_key is None and signed_before:
-        findings.append(
-            checks.Finding(
-                False,
-                f"the hub has no audit signing key at {signer.path if signer else 'its key file'}, "
-                f"but heads were signed by key {signed_before[0].key_fingerprint}: restore that key "
-                f"file, or set {KEY_FILE_ENV} to where it is kept",
-            )
-        )
-    named = [*stored, *published, *saved, *(a for a in (published_head, saved_head) if a)]
-    log = checks.log_state(con, named)
-    findings += checks.check_checkpoints(stored, published, current_key, log)
-    if published_head is not None:
-        findings += checks.check_anchor(published_head, "the last publication", current_key, log)
-    if against is not None:
-        findings += checks.check_saved(saved_head, saved, current_key, log)
+    findings = checks.check_log(
+        con,
+        current_key=signer.public_key() if signer is not None and signer.exists else None,
+        key_file=signer.path if signer is not None else None,
+        published=published,
+        saved=saved,
+    )
     for finding in findings:
         if finding.ok:
-            console.print(finding.text[0].upper() + finding.text[1:].rstrip(".") + ".")
+            console.print(finding.text[0].upper() + finding.text[1:] + ".")
     problems = [f.text for f in findings if not f.ok]
     if problems:
         raise HubFailure(

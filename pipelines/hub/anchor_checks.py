@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from pipelines.hub import audit
-from pipelines.hub.anchor import Anchor, fingerprint
+from pipelines.hub import audit, checkpoints
+from pipelines.hub.anchor import KEY_FILE_ENV, Anchor, fingerprint
+from pipelines.published.export import read_anchor
+from pipelines.published.store import ANCHOR_FIELDS, NotPublished, read_table
 
 _SHOWN = 3
 """Problems listed one by one before the rest are counted."""
@@ -187,4 +191,78 @@ def check_checkpoints(
                 ),
             )
         )
+    return findings
+
+
+# --- reading the anchors, and checking them all ------------------------------------------------
+
+
+def published_anchors(published_db: Path) -> tuple[Anchor | None, list[Anchor]]:
+    """The last publication's head (None if nothing was published, or the log was empty) and
+    every checkpoint it published. Raises :class:`AnchorError` when they are malformed."""
+    try:
+        publication = read_table(published_db, "publication").to_dict("records")
+        published = read_table(published_db, "audit_checkpoints").to_dict("records")
+    except NotPublished:
+        return None, []
+    except duckdb.CatalogException:  # published before heads were signed
+        published = []
+    row = publication[0] if publication else {}
+    if pd.isna(row.get("audit_seq")):
+        return None, []
+    record = {k: row.get(f"audit_{k}") for k in ANCHOR_FIELDS}
+    if pd.isna(record["signed_at"]):  # published before heads were signed: unsigned
+        record["signed_at"] = pd.Timestamp(row["published_at"]).isoformat()
+    return Anchor.from_record(record), [Anchor.from_record(r) for r in published]
+
+
+def saved_anchors(path: Path) -> tuple[Anchor | None, list[Anchor]]:
+    """The head and checkpoints of an anchor file someone kept (or a saved exports folder).
+    Raises ``ValueError`` or :class:`AnchorError`, in a sentence, when it is not one."""
+    document = read_anchor(path)
+    head = Anchor.from_record(document["head"]) if document["head"] else None
+    return head, [Anchor.from_record(c) for c in document.get("checkpoints", [])]
+
+
+def check_log(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    current_key: str | None,
+    key_file: Path | None,
+    published: tuple[Anchor | None, Sequence[Anchor]] = (None, ()),
+    saved: tuple[Anchor | None, Sequence[Anchor]] | None = None,
+) -> list[Finding]:
+    """Everything ``outcomes audit --verify`` checks: the chain, every checkpoint in the vault
+    and every one published, the last publication's head and, when given, a saved anchor."""
+    findings = []
+    entries = con.execute("SELECT count(*) FROM audit_log").fetchone()
+    broken = audit.verify(con)
+    if broken is None:
+        findings.append(
+            Finding(True, f"the hash chain is intact ({entries[0] if entries else 0:,} entries)")
+        )
+    else:
+        findings.append(
+            Finding(False, f"the audit log's hash chain breaks at entry {broken}: it was altered")
+        )
+    stored = checkpoints.stored(con)
+    published_head, published_checkpoints = published
+    saved_head, saved_checkpoints = saved if saved is not None else (None, ())
+    signed_before = [a for a in (*stored, *published_checkpoints, published_head) if a and a.signed]
+    if current_key is None and signed_before:
+        findings.append(
+            Finding(
+                False,
+                f"the hub has no audit signing key at {key_file}, but heads were signed by key "
+                f"{signed_before[0].key_fingerprint}: restore that key file, or set "
+                f"{KEY_FILE_ENV} to where it is kept",
+            )
+        )
+    heads = [a for a in (published_head, saved_head) if a is not None]
+    log = log_state(con, [*stored, *published_checkpoints, *saved_checkpoints, *heads])
+    findings += check_checkpoints(stored, published_checkpoints, current_key, log)
+    if published_head is not None:
+        findings += check_anchor(published_head, "the last publication", current_key, log)
+    if saved is not None:
+        findings += check_saved(saved_head, saved_checkpoints, current_key, log)
     return findings

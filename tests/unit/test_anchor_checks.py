@@ -139,3 +139,26 @@ def test_intact_checkpoints_are_summed_up_in_one_line(signer: AuditSigner) -> No
         "all 3 signed checkpoints (entries 5 to 15) are signed by the hub's key and still match "
         "the log; entries after 15 are covered at the next checkpoint"
     )
+
+
+def test_a_publication_made_before_heads_were_signed_reads_as_unsigned(tmp_path: Path) -> None:
+    """Tests that a published zone written before this change (an unsigned head, no
+    checkpoints table) is read as an unsigned head, which verification then reports, rather
+    than as a malformed one."""
+    import duckdb
+
+    from pipelines.hub.anchor_checks import published_anchors
+
+    path = tmp_path / "published.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE publication AS SELECT TIMESTAMPTZ '2025-12-01 00:00:00+00' AS "
+            f"published_at, 42::BIGINT AS audit_seq, '{h(42)}' AS audit_hash"
+        )
+    head, published = published_anchors(path)
+    assert head is not None
+    assert (head.seq, head.hash, head.signed, published) == (42, h(42), False, [])
+    (finding,) = check_anchor(head, "the last publication", None, intact(42))
+    assert (
+        "entry 42 of the last publication (recorded 2025-12-01 00:00 UTC, unsigned)" in finding.text
+    )
