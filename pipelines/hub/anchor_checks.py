@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.hub import audit, checkpoints
-from pipelines.hub.anchor import KEY_FILE_ENV, Anchor, fingerprint
+from pipelines.hub.anchor import KEY_FILE_ENV, Anchor, AnchorError, fingerprint
 from pipelines.published.export import read_anchor
 from pipelines.published.store import ANCHOR_FIELDS, NotPublished, read_table
 
@@ -245,7 +245,13 @@ def check_log(
         findings.append(
             Finding(False, f"the audit log's hash chain breaks at entry {broken}: it was altered")
         )
-    stored = checkpoints.stored(con)
+    try:
+        stored = checkpoints.stored(con)
+    except AnchorError as exc:
+        findings.append(
+            Finding(False, f"a checkpoint in the vault is malformed ({exc}): the table was edited")
+        )
+        stored = []
     published_head, published_checkpoints = published
     saved_head, saved_checkpoints = saved if saved is not None else (None, ())
     signed_before = [a for a in (*stored, *published_checkpoints, published_head) if a and a.signed]

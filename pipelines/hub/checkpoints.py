@@ -98,18 +98,19 @@ def stored(con: duckdb.DuckDBPyConnection) -> list[Anchor]:
 
 def _trusted(con: duckdb.DuckDBPyConnection, public_key: str) -> Anchor | None:
     """The newest checkpoint whose signature verifies under ``public_key``: a forged row is passed over."""
-    rows = con.execute(
+    result = con.execute(
         f"SELECT {', '.join(COLUMNS)} FROM audit_checkpoints WHERE public_key = ? "
         "ORDER BY seq DESC, signed_at DESC",
         [public_key],
-    ).fetchall()
-    for row in rows:
-        try:
-            anchor = Anchor.from_record(dict(zip(COLUMNS, row, strict=True)))
-        except AnchorError:
-            continue
-        if anchor.signature_valid():
-            return anchor
+    )
+    while rows := result.fetchmany(32):
+        for row in rows:
+            try:
+                anchor = Anchor.from_record(dict(zip(COLUMNS, row, strict=True)))
+            except AnchorError:
+                continue
+            if anchor.signature_valid():
+                return anchor
     return None
 
 
