@@ -76,6 +76,9 @@ class Zone:
     plan_accuracy: pd.DataFrame
     submission_counts: pd.DataFrame
     approvals: pd.DataFrame
+    audit_checkpoints: pd.DataFrame
+    """Every signed head of the hub's audit log, oldest first (the publication's own head is in
+    :attr:`publication`, ``audit_*``)."""
     measures: dict[str, MeasureInfo]
     periods: tuple[str, ...]
     cells: list[Cell]
@@ -255,6 +258,7 @@ def load_zone(published_db: Path) -> Zone:
             "plan_accuracy",
             "submission_counts",
             "approvals",
+            "audit_checkpoints",
         )
     }
     every = read_table(published_db, "cells")
@@ -315,6 +319,7 @@ def load_zone(published_db: Path) -> Zone:
         plan_accuracy=tables["plan_accuracy"],
         submission_counts=tables["submission_counts"],
         approvals=tables["approvals"],
+        audit_checkpoints=tables["audit_checkpoints"],
         measures=_measures(tables["measures"], tables["plan_accuracy"]),
         periods=tuple(sorted({c.period for c in cells})),
         cells=cells,

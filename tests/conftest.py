@@ -88,7 +88,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ``prepare_dagster_home`` writes ``DAGSTER_HOME`` into ``os.environ``; setting it here
     first means monkeypatch restores the original when the test ends.
     """
-    for name in ("OUTCOMES_HOME", "OUTCOMES_VAULT_KEY", "OUTCOMES_VAULT_KEY_FILE"):
+    for name in (
+        "OUTCOMES_HOME",
+        "OUTCOMES_VAULT_KEY",
+        "OUTCOMES_VAULT_KEY_FILE",
+        "OUTCOMES_AUDIT_KEY_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "no-dagster-home"))
     monkeypatch.setenv("DAGSTER_DISABLE_TELEMETRY", "1")

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import hashlib
 import itertools
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -471,3 +472,25 @@ def small_sector(
 ) -> tuple[list[Row], list[Row]]:
     """Two small NGOs (40 clients each), Māori clients included."""
     return bounded_sector(seed, ngos=ngos, clients_per_ngo=40)
+
+
+# --- an attacker at the audit log ---------------------------------------------------------------
+
+
+def rechain_audit_log(con: duckdb.DuckDBPyConnection, seq: int, **change: Any) -> None:
+    """Edit entry ``seq``'s detail and recompute every later hash with the hub's own hashing
+    code, as someone who runs the hub could: the chain stays valid from end to end."""
+    from pipelines.hub import audit
+
+    prev = audit.GENESIS if seq == 1 else audit.hash_at(con, seq - 1)
+    for entry in audit.entries(con, after=seq - 1):
+        detail = {**entry["detail"], **change} if entry["seq"] == seq else entry["detail"]
+        at = entry["at"].astimezone(UTC).isoformat(timespec="microseconds")
+        event = audit.Event(entry["actor"], entry["action"], entry["subject"], detail)
+        digest = audit._digest(str(prev), entry["seq"], at, event)
+        con.execute(
+            "UPDATE audit_log SET detail = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            [json.dumps(detail), prev, digest, entry["seq"]],
+        )
+        prev = digest
+    assert audit.verify(con) is None, "the rewritten chain should still be a valid chain"

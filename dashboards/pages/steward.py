@@ -1,5 +1,5 @@
 """Steward: budgets set, spent and left; the ledger of releases; accuracy against budget;
-reliability flags; submissions accepted and refused (counts only).
+reliability flags; submissions accepted and refused (counts only); the audit log's signed head.
 
 Everything here is exact bookkeeping from the published zone (no individual
 record, no client id); the accuracy curves are the release plan's expectations.
@@ -30,6 +30,20 @@ LEDGER = {
     "rho_total": "Total \u03c1 charged",
 }
 FLAGS = ("ok", "low", "withheld")
+CHECKPOINTS_SHOWN = 20
+"""The newest signed checkpoints listed on the page; the download holds every one."""
+CHECKPOINT_COLUMNS = {
+    "seq": "Entry",
+    "signed_at": "Signed at (UTC)",
+    "reason": "Signed because",
+    "key_fingerprint": "Key fingerprint",
+    "hash": "Hash of the entry",
+}
+REASONS = {
+    "entries": "the log grew by the set number of entries",
+    "time": "the set time passed",
+    "publication": "a publication",
+}
 
 
 def _text(value: Any) -> str:
@@ -238,6 +252,79 @@ def _submissions(zone: Zone, downloads: Downloads) -> Section:
     return Section(heading="Submissions", id="submissions", charts=(chart,))
 
 
+def _signed_time(value: Any) -> str:
+    text = _text(value)
+    return text.replace("T", " ").removesuffix("+00:00") if text != "\u2014" else text
+
+
+def _anchor(zone: Zone, downloads: Downloads) -> Section:
+    """The audit log's head as published, signed, and every checkpoint signed before it."""
+    heading, anchor_id = "Audit log anchor", "audit-anchor"
+    pub = zone.publication
+    if pub.get("audit_seq") is None:
+        return Section(
+            heading=heading,
+            id=anchor_id,
+            intro=(
+                "The audit log had no entries when this was published: there is no head to sign yet.",
+            ),
+        )
+    signed = pub.get("audit_signature") is not None
+    intro = [
+        "The hub records every submission, budget, approval, release and purge in an "
+        "append-only audit log, each entry's hash covering the entry before it. At every "
+        "publication, and whenever the log has grown by a set number of entries or a set time "
+        "has passed, the newest entry's hash is signed with the hub's audit signing key "
+        "(Ed25519), which is not the key of its vault.",
+        "Keep a copy of this head (this page, or exports/audit_anchor.json beside the exported "
+        "cells). If the log is later cut short or an earlier entry rewritten, the hub's check "
+        "against your copy (outcomes audit --verify --against audit_anchor.json) says so, and "
+        "no one without the signing key can make a signature that passes. Check that the key "
+        "fingerprint is the one the hub gave you.",
+    ]
+    if not signed:
+        intro.append(
+            "This head was published without a signature (the hub had no signing key), so on "
+            "its own it proves nothing about the log's history."
+        )
+    fields = (
+        ("Entry", str(int(pub["audit_seq"]))),
+        ("Hash of the entry (SHA-256 chain)", _text(pub.get("audit_hash"))),
+        ("Signed at (UTC)", _signed_time(pub.get("audit_signed_at"))),
+        ("Key fingerprint", _text(pub.get("audit_key_fingerprint"))),
+        ("Public key (Ed25519, hex)", _text(pub.get("audit_public_key"))),
+        ("Signature (hex)", _text(pub.get("audit_signature"))),
+    )
+    head = Table(
+        "The newest entry of the audit log when this was published",
+        ("Field", "Value"),
+        tuple(Row(pair) for pair in fields),
+    )
+    frame = zone.audit_checkpoints.sort_values("seq", ascending=False)
+    tables: list[tuple[Table, str]] = [(head, "")]
+    if not frame.empty:
+        newest = frame.head(CHECKPOINTS_SHOWN)
+        checkpoints = Table(
+            f"Signed checkpoints, newest first ({len(newest):,} of {len(frame):,}; the download "
+            "holds every one, with its signature and public key)",
+            tuple(CHECKPOINT_COLUMNS.values()),
+            tuple(
+                Row(
+                    (
+                        str(int(r["seq"])),
+                        _signed_time(r["signed_at"]),
+                        REASONS.get(str(r["reason"]), _text(r["reason"])),
+                        _text(r["key_fingerprint"]),
+                        _text(r["hash"]),
+                    )
+                )
+                for r in newest.to_dict("records")
+            ),
+        )
+        tables.append((checkpoints, downloads.add("steward/audit-checkpoints", frame_csv(frame))))
+    return Section(heading=heading, id=anchor_id, intro=tuple(intro), tables=tuple(tables))
+
+
 def pages(zone: Zone, downloads: Downloads) -> list[Page]:
     budgets, budget_pages = budget_section(zone, downloads)
     sections = (
@@ -246,6 +333,7 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
         _accuracy(zone, downloads),
         _flags(zone, downloads),
         _submissions(zone, downloads),
+        _anchor(zone, downloads),
     )
     return [
         Page(
@@ -254,8 +342,9 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
             "steward",
             intro=(
                 "For the data steward: budgets, the release ledger, what each budget buys, the "
-                "reliability of what was published, and the submissions behind it (counts only). "
-                "These are exact bookkeeping numbers, not estimates, so they carry no interval.",
+                "reliability of what was published, the submissions behind it (counts only), and "
+                "the audit log's signed head. These are exact bookkeeping numbers, not estimates, "
+                "so they carry no interval.",
             ),
             sections=sections,
         ),

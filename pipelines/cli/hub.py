@@ -19,11 +19,12 @@ from pipelines.standard.periods import Period
 
 
 def open_hub_vault(home: Home) -> Any:
+    from pipelines.hub.anchor import AnchorError
     from pipelines.hub.vault import VaultError, open_vault
 
     try:
         return open_vault(home)
-    except VaultError as exc:
+    except (VaultError, AnchorError) as exc:
         raise HubFailure(str(exc)) from None
 
 
@@ -145,21 +146,52 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
     print_submissions(home, [r for r in rows if r[4] == "refused"], summary=False)
 
 
-def _published_anchor(home: Home) -> tuple[int, str] | None:
-    """The audit head recorded by the last publication, if any."""
-    from pipelines.published.store import NotPublished, read_table
+def _verify(vault: Any, con: Any, home: Home, against: Path | None) -> None:
+    """Print what holds; fail, listing what does not, when anything does not."""
+    from pipelines.hub import anchor_checks as checks
+    from pipelines.hub.anchor import AnchorError
 
     try:
-        row = read_table(home.published_db, "publication")
-    except NotPublished:
-        return None
-    if row.empty or row["audit_seq"].isna().iloc[0]:
-        return None
-    return int(row["audit_seq"].iloc[0]), str(row["audit_hash"].iloc[0])
+        published = checks.published_anchors(home.published_db)
+    except AnchorError as exc:
+        raise HubFailure(
+            f"the published zone's audit anchor is malformed ({exc}): it was edited by hand"
+        ) from None
+    try:
+        saved = checks.saved_anchors(against) if against is not None else None
+    except (ValueError, AnchorError) as exc:
+        raise HubFailure(f"{against} cannot be checked: {exc}") from None
+    signer = vault.signer
+    findings = checks.check_log(
+        con,
+        current_key=signer.public_key() if signer is not None and signer.exists else None,
+        key_file=signer.path if signer is not None else None,
+        published=published,
+        saved=saved,
+    )
+    for finding in findings:
+        if finding.ok:
+            console.print(finding.text[0].upper() + finding.text[1:] + ".")
+    problems = [f.text for f in findings if not f.ok]
+    if problems:
+        raise HubFailure(
+            "the audit log does not match what was signed and published:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 @click.command()
-@click.option("--verify", is_flag=True, help="Check the hash chain of the whole log.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check the hash chain, every signed checkpoint and the last publication's signed head.",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Also check a saved audit_anchor.json (or a saved exports folder): implies --verify.",
+)
 @click.option(
     "--last", type=click.IntRange(min=1), default=30, show_default=True, help="How many entries."
 )
@@ -168,28 +200,26 @@ def _published_anchor(home: Home) -> tuple[int, str] | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
 @home_option
-def audit(verify: bool, last: int, action: str | None, as_json: bool, home: Home) -> None:
-    """Read the append-only audit log: who did what, when, with which file's sha256."""
+def audit(
+    *, verify: bool, against: Path | None, last: int, action: str | None, as_json: bool, home: Home
+) -> None:
+    """Read the append-only audit log: who did what, when, with which file's sha256.
+
+    Its head is signed at every publication and as it grows (exports/audit_anchor.json);
+    `--verify --against FILE` shows whether the log still holds what FILE's signed head says.
+    """
     from pipelines.hub import audit as audit_log
+    from pipelines.hub.anchor import AnchorError
 
     vault = open_hub_vault(home)
-    with vault.connect() as con:
-        if verify:
-            anchor = _published_anchor(home)
-            broken = audit_log.verify(con, anchor)
-            if broken is not None:
-                cut = " or cut short" if anchor and broken == anchor[0] else ""
-                raise HubFailure(
-                    f"the audit log's hash chain breaks at entry {broken}: it was altered{cut}"
-                )
-            count = con.execute("SELECT count(*) FROM audit_log").fetchone()
-            anchored = f", including entry {anchor[0]} as last published" if anchor else ""
-            console.print(
-                f"The audit log's hash chain is intact ({count[0] if count else 0:,} entries"
-                f"{anchored})."
-            )
-            return
-        entries = audit_log.entries(con, action=action, limit=last)
+    try:
+        with vault.connect() as con:
+            if verify or against is not None:
+                _verify(vault, con, home, against)
+                return
+            entries = audit_log.entries(con, action=action, limit=last)
+    except AnchorError as exc:
+        raise HubFailure(str(exc)) from None
     if as_json:
         for e in entries:
             sys.stdout.write(json.dumps({**e, "at": e["at"].isoformat()}, default=str) + "\n")

@@ -3,9 +3,11 @@
 Every submission, acceptance, refusal, supersession, budget change, approval,
 release and purge is recorded with who, what, when and the file's sha256.
 Each entry's hash covers the previous entry's hash, so removing or editing an
-entry breaks the chain and ``outcomes audit --verify`` says where. Entries
-describe events, never rows: no client pseudonym and no row value is ever
-written here.
+entry breaks the chain and ``outcomes audit --verify`` says where. Recomputing
+every later hash would hide an edit from the chain alone, so its head is signed
+at each publication and as the log grows (:mod:`pipelines.hub.checkpoints`) and
+handed to people outside the hub. Entries describe events, never rows: no client
+pseudonym and no row value is ever written here.
 """
 
 from __future__ import annotations
@@ -92,12 +94,22 @@ def record(con: duckdb.DuckDBPyConnection, events: Iterable[Event]) -> int:
 
 
 def entries(
-    con: duckdb.DuckDBPyConnection, *, action: str | None = None, limit: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    action: str | None = None,
+    limit: int | None = None,
+    after: int = 0,
 ) -> list[dict[str, Any]]:
-    """Entries, oldest first (only the newest ``limit`` when given)."""
-    where = "WHERE action = ?" if action else ""
-    params: list[Any] = [action] if action else []
-    sql = f"SELECT seq, recorded_at, actor, action, subject, detail, prev_hash, hash FROM audit_log {where}"
+    """Entries after entry ``after``, oldest first (only the newest ``limit`` when given)."""
+    where: list[str] = ["seq > ?"]
+    params: list[Any] = [after]
+    if action:
+        where.append("action = ?")
+        params.append(action)
+    sql = (
+        "SELECT seq, recorded_at, actor, action, subject, detail, prev_hash, hash FROM audit_log "
+        f"WHERE {' AND '.join(where)}"
+    )
     if limit:
         sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)})"
     rows = con.execute(f"{sql} ORDER BY seq", params).fetchall()
@@ -116,15 +128,31 @@ def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
-def verify(con: duckdb.DuckDBPyConnection, anchor: tuple[int, str] | None = None) -> int | None:
-    """Check the whole chain; return the first broken entry's seq, or None when intact.
+def hash_at(con: duckdb.DuckDBPyConnection, seq: int) -> str | None:
+    """The stored hash of entry ``seq``, or None when there is no such entry."""
+    row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [seq]).fetchone()
+    return str(row[0]) if row else None
+
+
+def verify(
+    con: duckdb.DuckDBPyConnection,
+    anchor: tuple[int, str] | None = None,
+    *,
+    start: tuple[int, str] | None = None,
+) -> int | None:
+    """Check the chain; return the first broken entry's seq, or None when intact.
 
     With an ``anchor`` (a head published earlier), the entry it names must still be there
     with the same hash: removing the newest entries keeps a chain valid, but not anchored.
+    With ``start`` (an entry known to be good, such as a signed checkpoint), only the
+    entries after it are checked, and it must still be there with its hash.
     """
-    prev = GENESIS
-    expected_seq = 1
-    for entry in entries(con):
+    prev, expected_seq = GENESIS, 1
+    if start is not None:
+        if hash_at(con, start[0]) != start[1]:
+            return start[0]
+        prev, expected_seq = start[1], start[0] + 1
+    for entry in entries(con, after=expected_seq - 1):
         at = entry["at"].astimezone(UTC).isoformat(timespec="microseconds")
         event = Event(entry["actor"], entry["action"], entry["subject"], entry["detail"])
         seq = entry["seq"]
@@ -135,8 +163,6 @@ def verify(con: duckdb.DuckDBPyConnection, anchor: tuple[int, str] | None = None
         ):
             return int(seq)
         prev, expected_seq = entry["hash"], seq + 1
-    if anchor is not None:
-        row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [anchor[0]]).fetchone()
-        if not row or row[0] != anchor[1]:
-            return anchor[0]
+    if anchor is not None and hash_at(con, anchor[0]) != anchor[1]:
+        return anchor[0]
     return None

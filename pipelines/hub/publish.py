@@ -18,7 +18,7 @@ import yaml
 
 from pipelines import __version__
 from pipelines.home import Home
-from pipelines.hub import audit
+from pipelines.hub import checkpoints
 from pipelines.hub.crash import crashpoint
 from pipelines.hub.ledger import approvals_in_force, budgets
 from pipelines.hub.vault import budgets as budget_table
@@ -29,7 +29,7 @@ from pipelines.privacy.plan import ReleasePlan, parse_plan
 from pipelines.privacy.planner import accuracy_curves
 from pipelines.privacy.postprocess import cell_columns, publish_cells
 from pipelines.published.export import write_exports
-from pipelines.published.store import write_published
+from pipelines.published.store import ANCHOR_FIELDS, write_published
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,9 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
     published_releases = stored.drop(columns=["plan_text"]).merge(
         summary, on="release_id", how="left"
     )
-    anchor = audit.head(con)
+    # The audit log's head, signed (see pipelines.hub.checkpoints): an anchor outsiders can hold.
+    head = checkpoints.publication_head(con)
+    signed = head.as_record() if head else {}
     publication = pd.DataFrame(
         [
             {
@@ -170,8 +172,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
                 "plan_digest": plan.digest,
                 "delta": plan.delta,
                 "default_rho": plan.default_rho,
-                "audit_seq": anchor[0] if anchor else None,
-                "audit_hash": anchor[1] if anchor else None,
+                **{f"audit_{k}": signed.get(k) for k in ANCHOR_FIELDS},
             }
         ]
     )
@@ -185,6 +186,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         "plan_accuracy": accuracy_curves(plan),
         "submission_counts": submissions.counts_by_period(con),
         "approvals": budget_table.latest_decisions(con),
+        "audit_checkpoints": checkpoints.frame(con),
     }
     crashpoint("before-publish")
     write_published(home.published_db, tables)

@@ -36,8 +36,14 @@ SCHEMA: dict[str, dict[str, str]] = {
         "plan_digest": _TEXT,
         "delta": _REAL,
         "default_rho": _REAL,
-        "audit_seq": _INT,  # the audit log's newest entry when published: an anchor against truncation
+        # the audit log's newest entry when published, signed: an anchor outsiders can hold
+        "audit_seq": _INT,
         "audit_hash": _TEXT,
+        "audit_signed_at": _TEXT,  # exactly the text that was signed (ISO 8601, UTC)
+        "audit_reason": _TEXT,
+        "audit_signature": _TEXT,  # hex Ed25519 signature; empty when the hub had no signing key
+        "audit_public_key": _TEXT,  # hex of the 32-byte Ed25519 public key
+        "audit_key_fingerprint": _TEXT,
     },
     # one row per release: period, version, status, budget spent
     "releases": {
@@ -125,8 +131,20 @@ SCHEMA: dict[str, dict[str, str]] = {
         "in_force": _BOOL,
         "decided_at": _TIME,
     },
+    # one row per signed head of the audit log (checkpoint), oldest first
+    "audit_checkpoints": {
+        "seq": _INT,
+        "hash": _TEXT,
+        "signed_at": _TEXT,
+        "reason": _TEXT,
+        "signature": _TEXT,
+        "public_key": _TEXT,
+        "key_fingerprint": _TEXT,
+    },
 }
 TABLES = tuple(SCHEMA)
+ANCHOR_FIELDS = tuple(SCHEMA["audit_checkpoints"])
+"""The fields of one signed head, as published and exported."""
 
 EXPORT_COLUMNS = (
     "release_id",

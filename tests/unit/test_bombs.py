@@ -45,6 +45,11 @@ except ExtractError as error:
     limit = error.limit.name if error.limit else None
     result = {"refused": True, "rule": error.rule, "limit": limit, "message": error.message}
 result["seconds"] = time.monotonic() - start
+# This process's own peak: VmHWM belongs to the address space exec made. (The rusage a parent
+# reads for its child also counts the parent's memory at fork, so a test worker that has grown
+# would be charged to the child.)
+status = Path("/proc/self/status").read_text().splitlines()
+result["peak_kib"] = int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
 print(json.dumps(result))
 """
 
@@ -57,11 +62,12 @@ def _refuse_in_child(path: Path, side: str) -> tuple[dict[str, object], int, flo
     )
     assert child.stdout is not None
     output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    _, status, _usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     assert child.returncode == 0, output
-    return json.loads(output), usage.ru_maxrss * 1024, wall  # ru_maxrss is in KiB on Linux
+    result = json.loads(output)
+    return result, int(result["peak_kib"]) * 1024, wall
 
 
 # --- the bombs ---------------------------------------------------------------------------------

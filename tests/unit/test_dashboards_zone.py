@@ -26,6 +26,16 @@ from pipelines.privacy.postprocess import AWAITING_APPROVAL, NO_DENOMINATOR, TOO
 from pipelines.published.store import SCHEMA, TABLES, read_table, write_published
 
 PERIODS = ("2025-Q2", "2025-Q3")
+FAKE_HEAD = {
+    "seq": 42,
+    "hash": "0" * 64,
+    "signed_at": "2025-12-01T00:00:00.000000+00:00",
+    "reason": "publication",
+    "signature": "ab" * 64,
+    "public_key": "cd" * 32,
+    "key_fingerprint": "0123456789abcdef",
+}
+"""A well-formed signed head (its signature verifies nothing: the site only shows it)."""
 
 
 def _value(rng: np.random.Generator, unit: str, kind: str, ngo: bool) -> tuple[float, float]:
@@ -156,8 +166,7 @@ def fabricated_tables(
                     "plan_digest": plan.digest,
                     "delta": plan.delta,
                     "default_rho": plan.default_rho,
-                    "audit_seq": 42,
-                    "audit_hash": "0" * 64,
+                    **{f"audit_{k}": v for k, v in FAKE_HEAD.items()},
                 }
             ]
         ),
@@ -169,6 +178,10 @@ def fabricated_tables(
         "plan_accuracy": accuracy,
         "submission_counts": pd.DataFrame(counts),
         "approvals": pd.DataFrame(columns=list(SCHEMA["approvals"])),
+        "audit_checkpoints": pd.DataFrame(
+            [{**FAKE_HEAD, "seq": 40, "reason": "time"}, FAKE_HEAD],
+            columns=list(SCHEMA["audit_checkpoints"]),
+        ),
     }
 
 

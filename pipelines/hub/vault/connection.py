@@ -24,6 +24,8 @@ import duckdb
 
 from pipelines.db import offline_connection
 from pipelines.home import Home, private_dir
+from pipelines.hub.anchor import AuditSigner, audit_signer
+from pipelines.hub.checkpoints import signing
 from pipelines.hub.vault.schema import ensure_schema
 
 KEY_ENV = "OUTCOMES_VAULT_KEY"
@@ -100,6 +102,9 @@ class Vault:
     key: Secret
     busy_timeout_s: float = 120.0
     memory_limit: str = "512MB"
+    signer: AuditSigner | None = None
+    """Signs the audit log's head when a session ends and a checkpoint is due (see
+    :mod:`pipelines.hub.checkpoints`), and lends itself to a publication; None signs nothing."""
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -122,7 +127,8 @@ class Vault:
             con.execute("USE vault")
             self.home.vault_file.chmod(0o600)
             ensure_schema(con)
-            yield con
+            with signing(con, self.signer):
+                yield con
         finally:
             con.close()
 
@@ -162,4 +168,4 @@ def worker_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 def open_vault(home: Home, environ: dict[str, str] | None = None) -> Vault:
-    return Vault(home, vault_key(home, environ))
+    return Vault(home, vault_key(home, environ), signer=audit_signer(home, environ))

@@ -118,11 +118,19 @@ def _version_4(con: duckdb.DuckDBPyConnection) -> None:
     _current_views(con)
 
 
+def _version_5(con: duckdb.DuckDBPyConnection) -> None:
+    # Signed heads of the audit log; the table's SQL lives with the code that signs them.
+    from pipelines.hub.checkpoints import CHECKPOINTS_DDL
+
+    con.execute(CHECKPOINTS_DDL)
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_1,
     _version_2,
     _version_3,
     _version_4,
+    _version_5,
 ]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 
