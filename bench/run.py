@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -50,13 +51,43 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+STOP_GRACE = 5.0
+"""Seconds a stage's process is given to stop on an interrupt before it is killed."""
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    """Ask a stage's process to stop (it rolls back and cleans up on SIGTERM), then make sure."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _run(cmd: list[str]) -> None:
+    """Run a setup step; on Ctrl-C or SIGTERM, stop it too."""
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL)
+    try:
+        if proc.wait() != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode})")
+    except KeyboardInterrupt:
+        _stop(proc)
+        raise
+
+
 def _measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
     """Run ``cmd``; return (wall seconds, peak RSS in MiB of it and its children, stdout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except KeyboardInterrupt:
+        _stop(proc)
+        raise
     wall = time.perf_counter() - started
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
@@ -107,14 +138,14 @@ def _submit_ngo(args: tuple[str, str, str]) -> list[str]:
     return statuses
 
 
-def _setup(seed: int, ngos: int) -> tuple[Path, Path]:
+def _setup(seed: int, ngos: int, data: Path) -> tuple[Path, Path]:
     """Generate and submit the national quarter once per seed; return (extracts, template home)."""
-    base = DATA / f"seed-{seed}-ngos-{ngos}"
+    base = data / f"seed-{seed}-ngos-{ngos}"
     extracts, template = base / "extracts", base / "submitted"
     if not (extracts / ".complete").exists():
         shutil.rmtree(extracts, ignore_errors=True)
         print(f"Generating a national quarter ({ngos} NGOs, seed {seed}) …", flush=True)
-        subprocess.run(
+        _run(
             [
                 _bin("outcomes"),
                 "generate",
@@ -126,10 +157,7 @@ def _setup(seed: int, ngos: int) -> tuple[Path, Path]:
                 str(seed),
                 "--out",
                 str(extracts),
-            ],
-            check=True,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
+            ]
         )
         (extracts / ".complete").write_text("ok\n")
     if not (template / ".complete").exists():
@@ -140,12 +168,20 @@ def _setup(seed: int, ngos: int) -> tuple[Path, Path]:
             flush=True,
         )
         started = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=2) as pool:
+        pool = ProcessPoolExecutor(max_workers=2)
+        try:
             results = list(
                 pool.map(
                     _submit_ngo, [(str(template), f.name, str(f)) for f in folders], chunksize=8
                 )
             )
+        except KeyboardInterrupt:
+            workers = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
+            raise
+        pool.shutdown()
         refused = sum(s != "accepted" for r in results for s in r)
         if refused:
             raise SystemExit(
@@ -200,9 +236,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--ngos", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="one run per stage")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Where to keep the generated data and write results.json (default: bench/).",
+    )
     args = parser.parse_args()
-    extracts, template = _setup(args.seed, args.ngos)
-    work = DATA / "work"
+    data = args.out / "data" if args.out else DATA
+    results_file = args.out / "results.json" if args.out else RESULTS
+    extracts, template = _setup(args.seed, args.ngos, data)
+    work = data / "work"
     work.mkdir(parents=True, exist_ok=True)
     typical, largest, sizes = _extract_sizes(extracts)
     stages: list[dict[str, Any]] = []
@@ -310,8 +354,8 @@ def main() -> None:
         "stages": stages,
         "targets": {name: bool(ok) for name, ok in checks.items()},
     }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    _print(results)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    _print(results, results_file)
 
 
 def _fresh_empty(work: Path, name: str) -> Path:
@@ -321,7 +365,7 @@ def _fresh_empty(work: Path, name: str) -> Path:
     return target
 
 
-def _print(results: dict[str, Any]) -> None:
+def _print(results: dict[str, Any], written: Path) -> None:
     sector = results["sector"]
     print(
         f"\nNational quarter: {sector['ngos']:,} NGOs, {sector['submissions']:,} submissions, "
@@ -336,8 +380,14 @@ def _print(results: dict[str, Any]) -> None:
     print()
     for name, ok in results["targets"].items():
         print(f"  [{'met' if ok else 'MISSED'}] {name}")
-    print(f"\nWritten to {RESULTS.relative_to(ROOT)}")
+    print(f"\nWritten to {written}")
 
 
 if __name__ == "__main__":
-    main()
+    # SIGTERM stops the benchmark like Ctrl-C: the running stage is asked to stop, then killed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\nStopped: the benchmark's processes were stopped; no results were written.")
+        sys.exit(130)

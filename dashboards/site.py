@@ -1,19 +1,25 @@
 """Build the static site from the published zone: every page, plotly.js once, the CSV downloads.
 
 One Jinja environment (autoescaping on) renders every page; the zone is read
-once. The site is written into a staging folder beside ``out`` and swapped in
-whole, so a web server never serves half a site. Links are relative, so the
+once. Builds take the site's lock, so two at once run one after the other; each
+writes into a staging folder of its own beside ``out`` and swaps it in whole,
+in one step where the file system allows, so a web server never serves half a
+site. Links are relative, so the
 site works opened from ``file://`` as well as from any static server, and it
 makes no network request: plotly.js is the installed package's own copy.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import functools
 import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,15 +152,55 @@ def _write_assets(root: Path) -> None:
         shutil.copyfile(ASSETS / name, assets / name)
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    done = renameat2(_AT_FDCWD, bytes(a), _AT_FDCWD, bytes(b), _RENAME_EXCHANGE)
+    return bool(done == 0)
+
+
 def _swap(staging: Path, out: Path) -> None:
-    old = out.with_name(f".{out.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if out.exists():
-        out.rename(old)
+    """Put the new site in place in one step: a reader sees the old site or the new, never half.
+
+    Where the file system cannot exchange two folders, the old one is renamed away first (a
+    moment with no site, never a mixed one)."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    if _exchange(staging, out):
+        shutil.rmtree(staging)  # now the old site
+        return
+    old = staging.with_name(staging.name + ".old")
+    out.rename(old)
     staging.rename(out)
-    if old.exists():
-        shutil.rmtree(old)
+    shutil.rmtree(old)
+
+
+@contextmanager
+def _building(out: Path) -> Iterator[Path]:
+    """A staging folder of this build's own, with the site's lock held: builds run one at a
+    time (a later build reads the later publication), leftovers of a killed build are cleared,
+    and this build's staging folder is removed if it stops before the swap."""
+    builds = out.with_name(f".{out.name}.building")
+    builds.mkdir(parents=True, exist_ok=True)
+    with (builds / "lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in builds.iterdir():
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)  # a build killed before its swap
+        staging = Path(tempfile.mkdtemp(prefix="build-", dir=builds))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write(target: Path, data: bytes) -> None:
@@ -167,14 +213,17 @@ def build_site(published_db: Path, out: Path) -> SiteReport:
     started = time.perf_counter()
     out = Path(out)
     _check_out(out)
+    with _building(out) as staging:
+        report = _build(published_db, out, staging)
+    return SiteReport(out, report[0], report[1], time.perf_counter() - started)
+
+
+def _build(published_db: Path, out: Path, staging: Path) -> tuple[tuple[tuple[str, int], ...], int]:
+    """Render every page into ``staging`` and swap it in; (page sizes, downloads)."""
     zone = load_zone(published_db)
     downloads = Downloads()
     pages = site_pages(zone, downloads)
-
-    staging = out.with_name(f".{out.name}.building")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    staging.chmod(0o755)
     _write_assets(staging)
     env = environment()
     site = _site_context(zone)
@@ -200,4 +249,4 @@ def build_site(published_db: Path, out: Path) -> SiteReport:
         encoding="utf-8",
     )
     _swap(staging, out)
-    return SiteReport(out, tuple(sizes), len(downloads.files), time.perf_counter() - started)
+    return tuple(sizes), len(downloads.files)

@@ -52,6 +52,18 @@ def _instance(home: Home) -> Any:
     return dg.DagsterInstance.from_config(str(prepare_dagster_home(home)))
 
 
+def _interrupted(result: Any) -> bool:
+    """Whether a run ended because Ctrl-C or SIGTERM interrupted it."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None and error.cls_name in (
+            "DagsterExecutionInterruptedError",
+            "KeyboardInterrupt",
+        ):
+            return True
+    return False
+
+
 def _job(name: str) -> Any:
     from pipelines.definitions import defs
 
@@ -69,6 +81,21 @@ class JobRun:
     run_id: str
     success: bool
     keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """What a release job did to one period: its release and whether this run spent anything."""
+
+    run_id: str
+    period: str
+    release_id: str
+    status: str
+    """``new`` or ``addendum`` (this run spent budget), or ``stored`` (it spent nothing)."""
+
+    @property
+    def spent(self) -> bool:
+        return self.status != "stored"
 
 
 def run_intake(
@@ -97,6 +124,8 @@ def run_intake(
             raise_on_error=False,
         )
         runs.append(JobRun(result.run_id, result.success, batch.submission_ids))
+        if _interrupted(result):
+            raise KeyboardInterrupt  # Dagster ended the run on Ctrl-C or SIGTERM: stop here
         done += len(batch.submission_ids)
         if progress:
             progress(done, len(waiting))
@@ -111,7 +140,7 @@ def run_release(
     requested_by: str = "outcomes release",
     build_site: bool = True,
     hub: HubResource | None = None,
-) -> JobRun:
+) -> ReleaseRun:
     """Release one period through the same job the schedule runs.
 
     A refused release raises the asset's own error (a
@@ -125,20 +154,28 @@ def run_release(
 
     instance = _instance(home)
     register_periods(instance, [period])
-    result = _job("release").execute_in_process(
-        run_config={
-            **QUIET,
-            **_resources(home, hub),
-            "ops": {
-                "period_release": {"config": {"supersede": supersede, "requested_by": requested_by}}
+    try:
+        result = _job("release").execute_in_process(
+            run_config={
+                **QUIET,
+                **_resources(home, hub),
+                "ops": {
+                    "period_release": {
+                        "config": {"supersede": supersede, "requested_by": requested_by}
+                    }
+                },
             },
-        },
-        instance=instance,
-        partition_key=period,
-        tags=VAULT_TAGS,
-        raise_on_error=True,
-        asset_selection=None
-        if build_site
-        else [dg.AssetKey("period_release"), dg.AssetKey("published_release")],
-    )
-    return JobRun(result.run_id, result.success, (period,))
+            instance=instance,
+            partition_key=period,
+            tags=VAULT_TAGS,
+            raise_on_error=True,
+            asset_selection=None
+            if build_site
+            else [dg.AssetKey("period_release"), dg.AssetKey("published_release")],
+        )
+    except dg.DagsterExecutionInterruptedError:
+        # Ctrl-C or SIGTERM: a release not yet committed rolled back and spent nothing.
+        raise KeyboardInterrupt from None
+    (made,) = result.asset_materializations_for_node("period_release")
+    said = {k: v.value for k, v in made.metadata.items()}
+    return ReleaseRun(result.run_id, period, str(said["release"]), str(said["status"]))

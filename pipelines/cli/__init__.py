@@ -2,17 +2,25 @@
 
 Every command takes ``--home DIR`` so several hubs can live side by side, and
 ``--help``. Exit codes: 0 done (or accepted), 1 refused or failed with a
-message saying what to do, 2 usage error.
+message saying what to do, 2 usage error, 130 stopped by Ctrl-C or SIGTERM.
+
+A long command (intake, release, site, demo) stops within moments of Ctrl-C
+or SIGTERM: the signal becomes an interrupt, every write in progress is rolled
+back by its transaction, staging folders are removed, and what had committed
+before stays.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 import click
 
 from pipelines import __version__
 from pipelines.cli import demo, hub, ngo, site, steward
+from pipelines.cli.options import errors
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -29,3 +37,33 @@ def main() -> None:
 
 for command in (*ngo.COMMANDS, *hub.COMMANDS, *steward.COMMANDS, *site.COMMANDS, demo.demo):
     main.add_command(command)
+
+
+STOPPED = 130
+"""Exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
+
+
+def run() -> None:
+    """The ``outcomes`` executable: the command line, with SIGTERM treated like Ctrl-C."""
+    # Python ends a process on SIGTERM without unwinding it; as an interrupt, transactions
+    # roll back and staging folders are cleaned up on the way out (Dagster maps it alike).
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    try:
+        main(standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort) as stop:
+        if isinstance(stop, click.exceptions.Abort) and not isinstance(
+            stop.__cause__,
+            KeyboardInterrupt,  # click turns Ctrl-C into Abort
+        ):
+            errors.print("Aborted: nothing was changed.")
+            sys.exit(1)
+        errors.print(
+            "[bold red]Stopped.[/] Whatever had finished before the interrupt is kept; nothing "
+            "half-done was. Run the command again to carry on."
+        )
+        sys.exit(STOPPED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)

@@ -141,11 +141,11 @@ def _release(home: Home, quarter: Period) -> None:
         )
     with console.status(f"releasing {quarter}"):
         try:
-            run_release(home, str(quarter), requested_by="outcomes demo")
+            run = run_release(home, str(quarter), requested_by="outcomes demo")
         except ReleaseError as exc:
             raise HubFailure(str(exc)) from None
     console.print(f"$ outcomes release --period {quarter} --home {home.root}")
-    print_headlines(home, str(quarter))
+    print_headlines(home, str(quarter), run)
     console.print(
         "Cells broken down by ethnicity = maori are withheld until the Māori data governance group "
         f"approves: outcomes approve --dimension ethnicity --value maori --period {quarter} "

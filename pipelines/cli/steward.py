@@ -221,7 +221,10 @@ def budget_plan(
 def _up(rho: float, digits: int = 3) -> str:
     """``rho`` to ``digits`` significant figures, rounded up: a budget shown as enough is enough."""
     step = 10.0 ** (math.floor(math.log10(rho)) - digits + 1)
-    return f"{math.ceil(rho / step) * step:.{digits}g}"
+    steps = rho / step
+    # A value already on a step (0.0001 is 100 steps, give or take a last bit) stays itself.
+    whole = round(steps) if math.isclose(steps, round(steps), rel_tol=1e-9) else math.ceil(steps)
+    return f"{whole * step:.{digits}g}"
 
 
 def releasable_periods(home: Home) -> list[str]:
@@ -246,8 +249,9 @@ def _warn_late(home: Home, periods: list[str]) -> None:
             )
 
 
-def print_headlines(home: Home, period: str) -> None:
-    """The released headline numbers with their intervals, and the budget the release spent."""
+def print_headlines(home: Home, period: str, run: Any) -> None:
+    """The released headline numbers with their intervals, and what this run spent: the budget
+    a new release or an addendum charged, or that a stored release spent nothing now."""
     from pipelines.privacy.plan import QUESTIONS
     from pipelines.published.store import read_table
 
@@ -279,14 +283,22 @@ def print_headlines(home: Home, period: str) -> None:
             )
             table.add_row(QUESTIONS[question], r["title"], value, interval, r["reliability"])
     console.print(table)
-    spends = read_table(home.published_db, "spends", "period = ?", [period])
+    if not run.spent:
+        console.print(
+            f"{period} was already released as {run.release_id}: this run spent nothing and "
+            "published the stored release again."
+        )
+        return
+    spends = read_table(home.published_db, "spends", "release_id = ?", [run.release_id])
     budgets = read_table(home.published_db, "budgets", "period = ?", [period])
     if not spends.empty:
         per_ngo = spends.groupby("ngo_id")["rho"].sum()
+        what = "Budget spent" if run.status == "new" else "Budget spent so far by this release"
         console.print(
-            f"Budget spent: {len(per_ngo)} NGOs charged rho {per_ngo.min():.4g} to {per_ngo.max():.4g} each "
-            f"(of budgets {budgets['budget_rho'].min():.4g} to {budgets['budget_rho'].max():.4g}; "
-            f"epsilon at most {budgets['spent_epsilon'].max():.2f} at delta {budgets['delta'].iloc[0]:g})."
+            f"{what} ({run.release_id}): {len(per_ngo)} NGOs charged rho {per_ngo.min():.4g} to "
+            f"{per_ngo.max():.4g} each (of budgets {budgets['budget_rho'].min():.4g} to "
+            f"{budgets['budget_rho'].max():.4g}; epsilon at most "
+            f"{budgets['spent_epsilon'].max():.2f} at delta {budgets['delta'].iloc[0]:g})."
         )
 
 
@@ -327,7 +339,7 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
     for p in periods:
         with console.status(f"releasing {p}"):
             try:
-                run_release(home, p, supersede=supersede, requested_by=by)
+                run = run_release(home, p, supersede=supersede, requested_by=by)
             except ReleaseError as exc:
                 raise HubFailure(str(exc)) from None
             except Exception as exc:  # a fault, not a refusal
@@ -336,7 +348,7 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
                     "and its spends are committed together or not at all; `outcomes budget show` "
                     "says what was spent. The run's full log is in the Dagster UI (outcomes ui)."
                 ) from None
-        print_headlines(home, p)
+        print_headlines(home, p, run)
     _warn_late(home, periods)
     console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
 

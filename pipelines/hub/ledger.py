@@ -50,11 +50,17 @@ class Balance:
 
 
 def check_rho(rho: float, plan: ReleasePlan) -> float:
-    """A budget must be a positive finite number no larger than the plan's ``max_rho``."""
+    """A budget must be a finite number between the plan's ``min_rho`` and ``max_rho``."""
     if not isinstance(rho, int | float) or isinstance(rho, bool) or math.isnan(rho):
         raise BudgetError(f"rho must be a number, got {rho!r}")
     if math.isinf(rho) or rho <= 0:
         raise BudgetError(f"rho must be positive and finite, got {rho}")
+    if rho < plan.min_rho:
+        raise BudgetError(
+            f"rho {rho:g} is below the plan's floor of {plan.min_rho:g}: noise that wide would "
+            "leave every cell withheld, and its accuracy cannot be computed in reasonable time. "
+            f"Set at least {plan.min_rho:g}, or spend nothing by not releasing."
+        )
     if rho > plan.max_rho:
         raise BudgetError(
             f"rho {rho:g} is above the plan's limit of {plan.max_rho:g} "

@@ -146,6 +146,8 @@ class ReleasePlan:
     delta: float
     default_rho: float
     max_rho: float
+    min_rho: float
+    """The smallest budget a release can be calibrated on (see the plan file for why)."""
     episodes_per_client: int
     sessions_per_episode: int
     change_categories: tuple[str, ...]
@@ -489,8 +491,12 @@ def parse_plan(
     governed = {g.dimension: g.values for c in contracts.values() for g in c.governed_dimensions}
     default_rho = _positive(privacy, "default_rho", "privacy")
     max_rho = _positive(privacy, "max_rho", "privacy")
-    if default_rho > max_rho:
-        raise _fail("privacy", f"default_rho {default_rho} is above max_rho {max_rho}")
+    min_rho = _positive(privacy, "min_rho", "privacy")
+    if not min_rho <= default_rho <= max_rho:
+        raise _fail(
+            "privacy",
+            f"default_rho {default_rho} must be between min_rho {min_rho} and max_rho {max_rho}",
+        )
     delta = _positive(privacy, "delta", "privacy")
     if delta >= 1:
         raise _fail("privacy", f"delta must be below 1, got {delta}")
@@ -506,6 +512,7 @@ def parse_plan(
         delta=delta,
         default_rho=default_rho,
         max_rho=max_rho,
+        min_rho=min_rho,
         episodes_per_client=_positive(bounds, "episodes_per_client", "bounds", int),
         sessions_per_episode=_positive(bounds, "sessions_per_episode", "bounds", int),
         change_categories=categories,

@@ -120,9 +120,11 @@ def budget_for(plan: ReleasePlan, target: float, cell_size: float = 100.0) -> pd
         raise ValueError(f"the target half-width must be positive, got {target}")
     rows = []
     for c in cell_classes(plan):
-        lo, hi = 1e-6, 1e6
+        lo, hi = plan.min_rho, 1e6
         if halfwidth(plan, c.measure, hi, cell_size) > target:
             needed = math.inf
+        elif halfwidth(plan, c.measure, lo, cell_size) <= target:
+            needed = lo  # the plan's floor already reaches the target
         else:
             for _ in range(60):
                 mid = math.sqrt(lo * hi)

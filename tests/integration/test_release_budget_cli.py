@@ -50,15 +50,18 @@ def _budget_rows(home: Home) -> list[tuple[Any, ...]]:
         ("nan", r"rho must be a number, got nan"),
         ("inf", r"rho must be positive and finite, got inf"),
         ("1e6", r"rho 1e\+06 is above the plan's limit of 10"),
+        ("1e-30", r"rho 1e-30 is below the plan's floor of 0\.0001.*Set at least 0\.0001"),
+        ("1e-320", r"rho 9\.99989e-321 is below the plan's floor of 0\.0001"),
     ],
-    ids=["negative", "zero", "nan", "infinite", "absurd"],
+    ids=["negative", "zero", "nan", "infinite", "absurd", "tiny", "subnormal"],
 )
 def test_an_impossible_budget_is_refused_naming_the_value(
     hub: Home, run_cli: Cli, rho: str, message: str
 ) -> None:
-    """Tests that a negative, zero, NaN, infinite or absurd (above the plan's max_rho) budget
-    is refused with a non-zero exit and a message naming the value, and changes nothing
-    (no budget row, no audit entry)."""
+    """Tests that a negative, zero, NaN, infinite, absurd (above the plan's max_rho) or tiny
+    (below its min_rho, whose noise's accuracy OpenDP cannot compute quickly) budget is refused
+    with a non-zero exit and a message naming the value, and changes nothing (no budget row, no
+    audit entry)."""
     before = _budget_rows(hub)
     for target in (("--default",), ("--ngo", "ngo-aroha")):
         result = run_cli(
@@ -121,7 +124,8 @@ def test_budget_plan_answers_the_budget_for_a_target_halfwidth(
             continue
         rho = float(shown)
         assert halfwidth(plan, measure, rho, 100.0) <= n, (measure, rho)
-        assert halfwidth(plan, measure, 0.9 * rho, 100.0) > n, (measure, rho)
+        if rho > plan.min_rho:  # at the floor, less is not a budget anyone may set
+            assert halfwidth(plan, measure, 0.9 * rho, 100.0) > n, (measure, rho)
         checked += 1
     assert checked >= len(plan.measures)
     assert files_under(hub.root) == before

@@ -154,7 +154,7 @@ def test_the_ledger_is_the_sum_of_every_release_spend(
     cli = _cli(run_cli, hub)
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", "1.0").exit_code == 0
     changed = _changed_plan(hub, tmp_path)
-    assert run_release(hub, PERIOD, supersede=True, hub=changed).success
+    assert run_release(hub, PERIOD, supersede=True, hub=changed).spent
 
     with open_vault(hub).connect() as con:
         assert ledger_differences(con, hub.published_db) == {}
@@ -191,12 +191,16 @@ def test_releasing_twice_spends_once_and_publishes_the_same_cells(
     released_once: Path, run_cli: Cli, tmp_path: Path
 ) -> None:
     """Tests idempotency: a second `outcomes release` of the same period with the same plan
-    returns the stored release, spends nothing and publishes identical cells."""
+    returns the stored release, spends nothing, says so in those words (not "Budget spent"),
+    and publishes identical cells."""
     hub = _copy(released_once, tmp_path)
     cli = _cli(run_cli, hub)
     first_cells, first_state = _cells(hub), _vault_state(hub)
     again = cli("release", "--period", PERIOD)
     assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert f"{PERIOD} was already released as {PERIOD}-r1: this run spent nothing" in said
+    assert "Budget spent" not in said
     assert _vault_state(hub) == first_state
     pd.testing.assert_frame_equal(_cells(hub), first_cells)
     plan = default_plan()
@@ -333,7 +337,7 @@ def test_a_changed_plan_needs_supersede_which_spends_again(
     assert _vault_state(hub) == state
 
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", "1.0").exit_code == 0
-    assert run_release(hub, PERIOD, supersede=True, hub=changed).success
+    assert run_release(hub, PERIOD, supersede=True, hub=changed).spent
     with open_vault(hub).connect() as con:
         per_release = con.execute(
             "SELECT release_id, ngo_id, sum(rho) FROM spends GROUP BY 1, 2 ORDER BY 1, 2"

@@ -581,7 +581,12 @@ def test_a_rebuild_replaces_the_previous_site_whole(tmp_path: Path) -> None:
     write_published(published, fabricated_tables(ngos=1, periods=("2025-Q3",)))
     build_site(published, tmp_path / "site")
     assert not (tmp_path / "site" / "ngos" / "ngo-0002.html").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["published.duckdb", "site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".site.building",
+        "published.duckdb",
+        "site",
+    ]
+    assert [p.name for p in (tmp_path / ".site.building").iterdir()] == ["lock"]
 
 
 def test_outcomes_site_command_builds_and_prints_the_report_card(run_cli: Any, home: Home) -> None:

@@ -193,8 +193,7 @@ def test_the_site_build_opens_only_the_published_zone_and_its_own_files(tmp_path
 
     site_dirs = [
         home.site,
-        home.site.with_name(f".{home.site.name}.building"),
-        home.site.with_name(f".{home.site.name}.old"),
+        home.site.with_name(f".{home.site.name}.building"),  # staging folders and the lock
     ]
     code = [
         PACKAGE,

@@ -51,4 +51,5 @@ def test_the_budget_for_a_target_is_just_enough(target: float, cell_size: float)
     assert len(reachable) > 0
     for row in reachable.itertuples():
         assert halfwidth(plan, row.measure, row.rho_needed, cell_size) <= target, row.measure
-        assert halfwidth(plan, row.measure, 0.9 * row.rho_needed, cell_size) > target, row.measure
+        if row.rho_needed > plan.min_rho:  # at the floor, less is not a budget anyone may set
+            assert halfwidth(plan, row.measure, 0.9 * row.rho_needed, cell_size) > target

@@ -15,6 +15,7 @@ import duckdb
 
 from pipelines.db import transaction
 from pipelines.home import Home
+from pipelines.hub.crash import pausepoint
 from pipelines.hub.inbox import InboxError, InboxItem, check_integrity, ordered
 from pipelines.hub.intake.quarantine import file_verdict
 from pipelines.hub.intake.read import chunks, read_as_text
@@ -77,6 +78,7 @@ def validate_and_stage(
                         reading = io.submit(read_as_text, worker, contract, work[n + 1].items)
                     chunk_verdicts = validate_chunk(con, contract, chunk.items, frame)
                     del frame
+                    pausepoint("intake-validated")
                     staging.append(
                         io.submit(
                             stage_and_record, worker, contract, chunk.items, chunk_verdicts, actor

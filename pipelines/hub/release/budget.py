@@ -45,26 +45,39 @@ def check_budget(period: str, balances: Sequence[Balance], asked: Mapping[str, f
 
 
 def allotment(
-    period: str, budget: Mapping[str, float], used_elsewhere: Mapping[str, float]
+    period: str,
+    budget: Mapping[str, float],
+    used_elsewhere: Mapping[str, float],
+    minimum: float = 0.0,
 ) -> dict[str, float]:
     """What a release (and its addenda) is calibrated on: each NGO's budget less what the
     period's *other* releases spent. The first release of a period gets the whole budget; a
     superseding one gets what is left, so raising a budget by R lets a new release spend R.
-    Refused, before any mechanism, when an NGO has nothing left."""
+    Refused, before any mechanism, when an NGO has less than ``minimum`` (the plan's floor)
+    left."""
     left = {n: b - used_elsewhere.get(n, 0.0) for n, b in budget.items()}
-    empty = sorted(n for n, v in left.items() if v <= budget[n] * TOLERANCE)
+    empty = sorted(n for n, v in left.items() if v <= max(budget[n] * TOLERANCE, minimum))
     if empty:
         raise refusal(
             f"The release of {period}",
-            f"{len(empty)} NGO(s) have spent their whole budget for {period} on earlier releases.",
+            f"{len(empty)} NGO(s) have spent their whole budget for {period} on earlier releases"
+            + (
+                f", or have less than the plan's floor of rho {minimum:g} left." if minimum else "."
+            ),
             [
                 f"{n}: budget rho {budget[n]:.4g}, already spent {used_elsewhere.get(n, 0.0):.4g}, "
-                "left 0, this release asks for budget beyond that (it spends what is left)"
+                f"left {_left(left[n], budget[n]):.4g}, this release asks for budget beyond that (it "
+                "spends what is left)"
                 for n in empty
             ],
             f"Raise their budgets by what the new release may spend with {_set_budget(period)}.",
         )
     return left
+
+
+def _left(left: float, budget: float) -> float:
+    """What is left, with floating-point dust (a sum of rho a hair off the budget) shown as 0."""
+    return 0.0 if left <= budget * TOLERANCE else left
 
 
 def check_supersede(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.hub import ledger
-from pipelines.hub.crash import crashpoint
+from pipelines.hub.crash import crashpoint, pausepoint
 from pipelines.hub.release.budget import allotment, check_budget, check_supersede
 from pipelines.hub.release.draft import ReleaseDraft, ReleaseOutcome
 from pipelines.hub.release.errors import NothingToRelease, ReleaseError
@@ -49,7 +49,10 @@ def describe(
                 f"again, run: outcomes release --period {period} --supersede"
             )
         base = allotment(
-            period, budget, releases.spent(con, period, except_release=current.release_id)
+            period,
+            budget,
+            releases.spent(con, period, except_release=current.release_id),
+            plan.min_rho,
         )
         done = releases.part_ids(con, current.release_id)
         parts, pending = plan_parts(plan, contributing, base, approved, done)
@@ -72,7 +75,7 @@ def describe(
         )
     version = releases.next_version(con, period)
     previous = current.release_id if current else None
-    base = allotment(period, budget, releases.spent(con, period))
+    base = allotment(period, budget, releases.spent(con, period), plan.min_rho)
     if previous:
         check_supersede(period, previous, budget, base, releases.allotments(con, previous))
     parts, pending = plan_parts(plan, contributing, base, approved)
@@ -105,6 +108,7 @@ def execute(
     dry_run(plan, draft.period, parts, draft.contributing, draft.approved)
     cells = compute(con, plan, draft.period, parts, draft.contributing)
     crashpoint("after-noise")
+    pausepoint("after-noise")
     commit(con, plan, draft, cells, actor=actor, plan_text=plan_text)
     crashpoint("after-commit")
     return ReleaseOutcome(
