@@ -49,11 +49,18 @@ def budget() -> None:
     "--default",
     "default",
     is_flag=True,
-    help="Set the period's default for every NGO without its own.",
+    help="Set the default for every NGO without its own (the period's, or the annual cap's).",
 )
-@period_option()
+@period_option(required=False, help_text="The period of a --rho budget, like 2026-Q3.")
 @click.option(
-    "--rho", type=float, required=True, help="The budget in zCDP rho (shown also as epsilon)."
+    "--rho", type=float, default=None, help="The budget in zCDP rho (shown also as epsilon)."
+)
+@click.option(
+    "--annual-rho",
+    "annual_rho",
+    type=float,
+    default=None,
+    help="The rolling-year cap instead: the rho any four consecutive quarters may spend.",
 )
 @click.option("--note", default=None, help="Why (recorded in the audit log).")
 @_by_option
@@ -62,31 +69,53 @@ def budget_set(
     *,
     ngo_id: str | None,
     default: bool,
-    period: Period,
-    rho: float,
+    period: Period | None,
+    rho: float | None,
+    annual_rho: float | None,
     note: str | None,
     by: str,
     home: Home,
 ) -> None:
-    """Set one NGO's budget (--ngo) or the period's default (--default) for a period."""
+    """Set one NGO's (--ngo) or the default (--default) budget for a period (--period P --rho R),
+    or rolling-year cap (--annual-rho R)."""
     from pipelines.hub.ledger import BudgetError, set_budget
+    from pipelines.hub.rolling_year import set_annual_cap
     from pipelines.hub.vault.budgets import DEFAULT
     from pipelines.privacy.mechanisms import epsilon_at
 
     if bool(ngo_id) == default:
         raise click.UsageError("give exactly one of --ngo ID or --default")
+    if (rho is None) == (annual_rho is None):
+        raise click.UsageError("give exactly one of --rho R (with --period) or --annual-rho R")
+    if rho is not None and period is None:
+        raise click.UsageError("a --rho budget is for one period: give --period, like 2026-Q3")
+    if annual_rho is not None and period is not None:
+        raise click.UsageError(
+            "an annual cap holds for any four consecutive quarters: give it without --period"
+        )
     plan = _plan()
     target = DEFAULT if default else str(ngo_id)
     with open_hub_vault(home).connect() as con:
         try:
-            set_budget(con, plan, period=str(period), ngo_id=target, rho=rho, by=by, note=note)
+            if annual_rho is not None:
+                set_annual_cap(con, plan, ngo_id=target, rho=annual_rho, by=by, note=note)
+            else:
+                assert rho is not None
+                set_budget(con, plan, period=str(period), ngo_id=target, rho=rho, by=by, note=note)
         except BudgetError as exc:
             raise HubFailure(str(exc)) from None
+    value = annual_rho if annual_rho is not None else rho
+    assert value is not None
+    as_epsilon = f"(epsilon {epsilon_at(value, plan.delta):.2f} at delta {plan.delta:g})"
+    if annual_rho is not None:
+        who = "every NGO without its own cap" if default else ngo_id
+        console.print(
+            f"Rolling-year cap for {who}: rho {value:g} {as_epsilon} over any four consecutive "
+            "quarters."
+        )
+        return
     who = "every NGO without its own budget" if default else ngo_id
-    console.print(
-        f"Budget for {who} in {period}: rho {rho:g} (epsilon {epsilon_at(rho, plan.delta):.2f} "
-        f"at delta {plan.delta:g})."
-    )
+    console.print(f"Budget for {who} in {period}: rho {value:g} {as_epsilon}.")
 
 
 @budget.command("show")
@@ -94,8 +123,10 @@ def budget_set(
 @ngo_option(required=False, help_text="Only this NGO.")
 @home_option
 def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
-    """Budget set, spent and left per NGO and period (rho, and epsilon at the plan's delta)."""
+    """Budget set, spent and left per NGO and period, and in the rolling year (rho, and epsilon at
+    the plan's delta)."""
     from pipelines.hub.ledger import balances
+    from pipelines.hub.rolling_year import year_balances
     from pipelines.hub.vault import budgets, releases, submissions
     from pipelines.hub.vault.statuses import HELD, SubmissionStatus
     from pipelines.privacy.mechanisms import epsilon_at
@@ -112,16 +143,19 @@ def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
             if period and per != str(period):
                 continue
             ngos = [n for p, n in pairs if p == per and (not ngo_id or n == ngo_id)]
-            rows += balances(con, plan, per, ngos)
+            years = {y.ngo_id: y for y in year_balances(con, plan, per, ngos)}
+            rows += [(b, years[b.ngo_id]) for b in balances(con, plan, per, ngos)]
     if not rows:
         console.print("No budgets yet: nothing has been submitted or set.")
         return
     table = Table(
-        title=f"Privacy budgets (rho; epsilon at delta {plan.delta:g})", title_justify="left"
+        title=f"Privacy budgets (rho; epsilon at delta {plan.delta:g}): each quarter's, and the "
+        "rolling year's (the busiest four consecutive quarters that include it)",
+        title_justify="left",
     )
-    for col in ("Period", "NGO", "Budget", "Spent", "Left", "Budget as epsilon"):
-        table.add_column(col, justify="left" if col in ("Period", "NGO") else "right")
-    for b in rows:
+    for col in ("Period", "NGO", "Budget", "Spent", "Left", "Budget as epsilon", *_YEAR_COLUMNS):
+        table.add_column(col, justify="left" if col in ("Period", "NGO", "Year") else "right")
+    for b, year in rows:
         table.add_row(
             b.period,
             b.ngo_id,
@@ -129,8 +163,25 @@ def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
             f"{b.spent:.4g}",
             f"{b.left:.4g}",
             f"{epsilon_at(b.budget, plan.delta):.2f}",
+            *_year_cells(year, plan.delta),
         )
     console.print(table)
+
+
+_YEAR_COLUMNS = ("Year", "Year cap", "Year spent", "Year left", "Cap as epsilon")
+
+
+def _year_cells(year: Any, delta: float) -> tuple[str, ...]:
+    """The rolling-year columns of a budget row (see pipelines.hub.rolling_year)."""
+    from pipelines.privacy.mechanisms import epsilon_at
+
+    return (
+        year.window,
+        f"{year.cap:.4g}",
+        f"{year.spent:.4g}",
+        f"{year.left:.4g}",
+        f"{epsilon_at(year.cap, delta):.2f}",
+    )
 
 
 @budget.command("plan")
@@ -216,6 +267,33 @@ def budget_plan(
             flag = "" if r.within_max_rho else " (above max_rho)"
             table.add_row(r.measure, r.scope, r.unit, needed + flag, eps)
     console.print(table)
+    _print_year(plan, rho)
+
+
+def _print_year(plan: Any, rho: float | None) -> None:
+    """What a quarter's budget means over a year: a client served all year is in four releases,
+    and any four consecutive quarters together may spend at most the rolling-year cap."""
+    from pipelines.privacy.mechanisms import epsilon_at
+
+    cap = plan.annual_rho
+    console.print(
+        f"Over a year: any four consecutive quarters may spend at most rho {cap:g} per NGO "
+        f"(epsilon {epsilon_at(cap, plan.delta):.2f} at delta {plan.delta:g}), the plan's "
+        "rolling-year cap (stewards may set another per NGO); a client served all year is in "
+        "four releases, so that is their guarantee."
+    )
+    if rho is not None:
+        year = 4 * rho
+        fits = math.floor(cap / rho * (1 + 1e-9))
+        console.print(
+            f"At rho {rho:g} a quarter, four quarters spend rho {year:g} (epsilon "
+            f"{epsilon_at(year, plan.delta):.2f}); "
+            + (
+                "they fit within the cap."
+                if fits >= 4
+                else f"only {fits} such quarter(s) fit within the cap, so a later one would be refused."
+            )
+        )
 
 
 def _up(rho: float, digits: int = 3) -> str:

@@ -8,7 +8,7 @@ rows the release wrote.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -112,6 +112,20 @@ def spent(
             "SELECT ngo_id, sum(rho) FROM spends WHERE period = ? AND release_id <> ? "
             "GROUP BY ngo_id",
             [period, except_release or ""],
+        ).fetchall()
+    }
+
+
+def spent_in(
+    con: duckdb.DuckDBPyConnection, periods: Sequence[str]
+) -> dict[tuple[str, str], float]:
+    """Each (period, NGO)'s total spend in ``periods``: the quarters a rolling year can reach."""
+    return {
+        (str(p), str(n)): float(r)
+        for p, n, r in con.execute(
+            "SELECT period, ngo_id, sum(rho) FROM spends WHERE list_contains(?, period) "
+            "GROUP BY 1, 2",
+            [list(periods)],
         ).fetchall()
     }
 
