@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipelines.cli.hub import open_hub_vault
 from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
+from pipelines.cli.proposals import print_proposal
 from pipelines.home import Home
 from pipelines.standard.periods import Period
 
@@ -385,21 +386,45 @@ def print_headlines(home: Home, period: str, run: Any) -> None:
     required=False, help_text="Release this period (default: every period whose window has closed)."
 )
 @click.option(
-    "--supersede", is_flag=True, help="Release again with the current plan; spends budget again."
+    "--supersede",
+    is_flag=True,
+    help="Release again with the current plan and submissions; spends budget again.",
 )
+@click.option(
+    "--proposal",
+    "proposal_id",
+    default=None,
+    help="Approve this proposal (e.g. one the schedule made, 2026-Q3-p1); refused if what it "
+    "would read or spend has changed since.",
+)
+@click.option("--yes", is_flag=True, help="Approve without asking (for scripts).")
 @_by_option
 @home_option
-def release(period: Period | None, supersede: bool, by: str, home: Home) -> None:
-    """Release periods with differential privacy, through the same Dagster job the schedule runs.
+def release(
+    *,
+    period: Period | None,
+    supersede: bool,
+    proposal_id: str | None,
+    yes: bool,
+    by: str,
+    home: Home,
+) -> None:
+    """Show each proposed release, record the steward's approval, and release it with differential
+    privacy through the same Dagster job the schedule's proposals wait for.
 
-    A release is computed once: running again returns the stored release and
-    spends nothing. Exit 0 when released or nothing to release, 1 when refused.
+    Nothing spends budget without a recorded approval: the proposal says which submissions the
+    release would use, what it would spend per NGO in the quarter and the rolling year, its
+    expected accuracy and what is missing, then asks (--yes approves; --by names who). A
+    release is computed once: running again returns the stored release and spends nothing.
+    Exit 0 when released, not approved or nothing to release; 1 when refused.
     """
-    from pipelines.assets.runs import run_release
-    from pipelines.hub.release import ReleaseError
     from pipelines.hub.vault import submissions
 
-    if period is None:
+    if proposal_id is not None:
+        periods = [proposal_id.rpartition("-p")[0]]
+        if period is not None and str(period) != periods[0]:
+            raise click.UsageError(f"proposal {proposal_id} is not a proposal of {period}")
+    elif period is None:
         periods = releasable_periods(home)
         if not periods:
             console.print(
@@ -414,21 +439,82 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
             console.print(f"Nothing to release for {period}: it has no accepted submissions.")
             return
         periods = [str(period)]
+    released = []
     for p in periods:
-        with console.status(f"releasing {p}"):
-            try:
-                run = run_release(home, p, supersede=supersede, requested_by=by)
-            except ReleaseError as exc:
-                raise HubFailure(str(exc)) from None
-            except Exception as exc:  # a fault, not a refusal
-                raise HubFailure(
-                    f"The release job for {p} stopped: {type(exc).__name__}: {exc}. A release "
-                    "and its spends are committed together or not at all; `outcomes budget show` "
-                    "says what was spent. The run's full log is in the Dagster UI (outcomes ui)."
-                ) from None
+        if not _approved(home, p, supersede=supersede, proposal_id=proposal_id, yes=yes, by=by):
+            continue
+        run = _run_release(home, p, supersede=supersede, by=by)
         print_headlines(home, p, run)
-    _warn_late(home, periods)
-    console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
+        released.append(p)
+    if released:
+        _warn_late(home, released)
+        console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
+
+
+def _approved(
+    home: Home, period: str, *, supersede: bool, proposal_id: str | None, yes: bool, by: str
+) -> bool:
+    """Show the period's proposal and record the steward's approval of it. True when the
+    release job may run: approved, or nothing to compute (the stored release is published)."""
+    from pipelines.hub.release import (
+        Proposal,
+        ReleaseError,
+        approve,
+        correction_refusal,
+        propose,
+    )
+    from pipelines.hub.vault import proposals
+
+    plan = _plan()
+    with open_hub_vault(home).connect() as con:
+        try:
+            if proposal_id is not None:
+                stored = proposals.get(con, proposal_id)
+                if stored is None:
+                    raise HubFailure(f"There is no proposal {proposal_id}.")
+                made: Any = Proposal.from_stored(stored)
+            else:
+                made = propose(con, plan, period, by=by, supersede=supersede)
+                if not isinstance(made, Proposal) and not supersede:
+                    correction = correction_refusal(con, plan, period)
+                    if correction is not None:
+                        raise correction
+        except ReleaseError as exc:
+            raise HubFailure(str(exc)) from None
+    if not isinstance(made, Proposal):
+        return True
+    print_proposal(made, plan)
+    question = f"Approve {made.proposal_id} and release {period}, spending what it asks?"
+    if not yes and not click.confirm(question, default=False):
+        console.print(f"Not approved: {made.proposal_id} waits for a steward; nothing was spent.")
+        return False
+    with open_hub_vault(home).connect() as con:
+        try:
+            approve(con, plan, made.proposal_id, by=by)
+        except ReleaseError as exc:
+            raise HubFailure(str(exc)) from None
+    console.print(
+        f"Approved by {by}: {made.proposal_id} (digest {made.digest[:16]}), recorded in the "
+        "audit log."
+    )
+    return True
+
+
+def _run_release(home: Home, period: str, *, supersede: bool, by: str) -> Any:
+    from pipelines.assets.runs import run_release
+    from pipelines.hub.release import ReleaseError
+
+    with console.status(f"releasing {period}"):
+        try:
+            return run_release(home, period, supersede=supersede, requested_by=by)
+        except ReleaseError as exc:
+            raise HubFailure(str(exc)) from None
+        except Exception as exc:  # a fault, not a refusal
+            raise HubFailure(
+                f"The release job for {period} stopped: {type(exc).__name__}: {exc}. A release "
+                "and its spends are committed together or not at all; `outcomes budget show` "
+                "says what was spent. The run's full log is in the Dagster UI (outcomes ui)."
+            ) from None
 
 
 def _governance_command(action: str) -> Any:

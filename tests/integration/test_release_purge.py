@@ -46,7 +46,7 @@ def test_purge_deletes_rows_of_released_old_periods_only(
         for period in (OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED):
             load_rows(con, *small_sector(seed=len(period) + int(period[-1])), period=period)
     for period in (OLD_RELEASED, RECENT_RELEASED):
-        result = run_cli("release", "--period", period, "--home", home.root)
+        result = run_cli("release", "--period", period, "--yes", "--home", home.root)
         assert result.exit_code == 0, result.output
     before_rows = _rows(home)
     published_before = files_under(home.published)
@@ -85,7 +85,7 @@ def test_purge_deletes_rows_of_released_old_periods_only(
     assert files_under(home.published) == published_before
 
     # A purged period has nothing left to release, and asking leaves the published zone alone.
-    again = run_cli("release", "--period", OLD_RELEASED, "--home", home.root)
+    again = run_cli("release", "--period", OLD_RELEASED, "--yes", "--home", home.root)
     assert again.exit_code == 0
     assert "Nothing to release" in again.output
     assert files_under(home.published) == published_before

@@ -76,6 +76,16 @@ def current_ngos(con: duckdb.DuckDBPyConnection, period: str) -> list[tuple[str,
     ]
 
 
+def current_ids(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
+    """The ids of every current submission of ``period``, sorted: what a release of it reads."""
+    return tuple(
+        str(s)
+        for (s,) in con.execute(
+            "SELECT submission_id FROM current_submissions WHERE period = ? ORDER BY 1", [period]
+        ).fetchall()
+    )
+
+
 def current_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Periods with at least one current submission, oldest first."""
     return [
