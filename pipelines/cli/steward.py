@@ -575,18 +575,38 @@ withdraw = _governance_command("withdraw")
     required=True,
     help="Purge periods that ended more than this many days ago (and are released).",
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Say which periods and how many rows would go; delete nothing."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_by_option
 @home_option
-def purge(days: int, yes: bool, by: str, home: Home) -> None:
-    """Delete the vault's individual-level rows of released periods; published releases stay."""
+def purge(days: int, dry_run: bool, yes: bool, by: str, home: Home) -> None:
+    """Delete the vault's individual-level rows of released periods; published releases stay, and
+    so do the ledger and the audit log (budgets, caps, spends, releases, approvals)."""
     from pipelines.hub.retention import purge as run_purge
+    from pipelines.hub.retention import purgeable
 
-    if not yes:
-        click.confirm(
-            f"Delete the vault rows of released periods that ended more than {days} days ago?",
-            abort=True,
+    with open_hub_vault(home).connect() as con:
+        due = purgeable(home, con, older_than_days=days)
+    if not due:
+        console.print(
+            f"Nothing to purge: no released period that ended over {days} days ago holds rows."
         )
+        return
+    for p in due:
+        console.print(
+            f"{'Would purge' if dry_run else 'To purge'} {p.period}: {p.rows:,} rows of "
+            f"{p.submissions} submission(s), {p.quarantined_files} quarantined file(s)."
+        )
+    if dry_run:
+        console.print(
+            "Dry run: nothing was deleted. The ledger, the audit log and the published "
+            "releases would stay as they are."
+        )
+        return
+    if not yes:
+        click.confirm(f"Delete the vault rows of these {len(due)} period(s)?", abort=True)
     with open_hub_vault(home).connect() as con:
         done = run_purge(home, con, older_than_days=days, actor=by)
     if not done:
