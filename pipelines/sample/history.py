@@ -48,7 +48,9 @@ _SATISFACTION = (0.26, 0.06)  # share of (ended, ongoing) episodes with satisfac
 _PRE_MEAN, _PRE_CLIENT_SD, _PRE_SD = 2.6, 0.6, 0.8  # on the SCORE 1-5 scale
 _CHANGE_MEAN, _CHANGE_SD = 0.5, 0.9
 _SATISFIED_MEAN, _SATISFIED_SD = 4.1, 0.9
-_NUMBERS = 10_000_000  # client numbers are written with seven digits
+# Client numbers stay below a million (ids C-0123456, E-00123456-1): longer runs of significant
+# digits could read as a phone number to the identifier screen, and a sample file would be refused.
+_NUMBERS = 1_000_000
 _EPOCH = date(1970, 1, 1).toordinal()  # numpy's day 0
 
 

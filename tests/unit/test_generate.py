@@ -550,6 +550,19 @@ def test_clients_persist_and_open_episodes_carry_over_with_the_same_references(
     assert arrived > 0.1 * served
 
 
+def test_ids_of_later_quarters_never_look_like_direct_identifiers(
+    year: tuple[Sector, ...],
+) -> None:
+    """Tests that the clients who arrive in later quarters get ids that, like the first
+    quarter's, match no NHI, IRD, phone, email or date pattern."""
+    for sector in year[1:]:
+        for _, episodes, _ in _sector_rows(sector):
+            for row in episodes:
+                assert re.fullmatch(r"C-\d{7}", row["client_id"])
+                for value in (row["client_id"], row["episode_id"]):
+                    assert _looks_like_identifier(value, EPISODES) is None, value
+
+
 def test_every_quarter_of_a_range_looks_like_the_sector(year: tuple[Sector, ...]) -> None:
     """Tests that later quarters keep the first quarter's shape: episodes per client, open
     episodes, paired assessments and contract-true values, quarter after quarter."""
