@@ -264,8 +264,8 @@ def main() -> None:
     args = parser.parse_args()
     data = args.out / "data" if args.out else DATA
     results_file = args.out / "results.json" if args.out else RESULTS
-    year = None if args.only == "quarter" else run_year(args.seed, args.ngos, data)
     if args.only == "year":
+        year = run_year(args.seed, args.ngos, data)
         earlier = json.loads(results_file.read_text()) if results_file.exists() else {}
         results_file.parent.mkdir(parents=True, exist_ok=True)
         results_file.write_text(json.dumps({**earlier, "year": year}, indent=2) + "\n")
@@ -380,11 +380,12 @@ def main() -> None:
         "stages": stages,
         "targets": {name: bool(ok) for name, ok in checks.items()},
     }
-    if year is not None:
-        results["year"] = year
+    _print(results)
+    if args.only != "quarter":
+        results["year"] = run_year(args.seed, args.ngos, data)
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(results, indent=2) + "\n")
-    _print(results, results_file)
+    print(f"\nWritten to {results_file}")
 
 
 def _fresh_empty(work: Path, name: str) -> Path:
@@ -394,7 +395,7 @@ def _fresh_empty(work: Path, name: str) -> Path:
     return target
 
 
-def _print(results: dict[str, Any], written: Path) -> None:
+def _print(results: dict[str, Any]) -> None:
     sector = results["sector"]
     print(
         f"\nNational quarter: {sector['ngos']:,} NGOs, {sector['submissions']:,} submissions, "
@@ -409,7 +410,6 @@ def _print(results: dict[str, Any], written: Path) -> None:
     print()
     for name, ok in results["targets"].items():
         print(f"  [{'met' if ok else 'MISSED'}] {name}")
-    print(f"\nWritten to {written}")
 
 
 def run_year(seed: int, ngos: int, data: Path) -> dict[str, Any]:
