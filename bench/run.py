@@ -9,7 +9,11 @@
    the release; the site build; the whole hub path; and the floor (DuckDB
    alone on the same sanitised files, same SQL rules, same group-bys).
    Stages under a minute are run three times and the median is reported.
-3. Prints one table and writes ``bench/results.json``.
+3. Takes a national year through one hub, quarter by quarter (``bench/year.py``):
+   intake, release and site per quarter, each compared with the first.
+4. Prints the tables and writes ``bench/results.json`` (or ``--out DIR``).
+   ``--only quarter`` or ``--only year`` runs one section; ``--only year`` adds
+   its results to those of the last quarter run.
 
 Targets (checked here, never in unit tests): whole hub path at most 5x the
 floor and under 180 s; a typical NGO submission under 2 s and the largest
@@ -44,6 +48,7 @@ TARGETS = {
     "largest_submit_seconds": 10.0,
     "peak_rss_mib": 2048.0,
 }
+TODAY = date(2026, 11, 21)
 ENV = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "DAGSTER_DISABLE_TELEMETRY": "1"}
 
 
@@ -116,13 +121,13 @@ def _repeat(name: str, prepare: Any, cmd_for: Any, quick: bool) -> dict[str, Any
     }
 
 
-def _submit_ngo(args: tuple[str, str, str]) -> list[str]:
-    """Worker: submit one NGO's extracts (episodes first) into the template home."""
+def _submit_ngo(args: tuple[str, str, str, str]) -> list[str]:
+    """Worker: submit one NGO's extracts of one quarter (episodes first) into the template home."""
     from pipelines.home import Home
     from pipelines.ngo.submit import submit
     from pipelines.standard.periods import Period
 
-    home, ngo_id, folder = args
+    home, ngo_id, folder, period = args
     statuses = []
     for dataset in ("episodes", "assessments"):
         path = next(Path(folder).glob(f"{dataset}.*"))
@@ -130,12 +135,45 @@ def _submit_ngo(args: tuple[str, str, str]) -> list[str]:
             path,
             home=Home(Path(home)),
             ngo_id=ngo_id,
-            period=Period.parse(PERIOD),
+            period=Period.parse(period),
             dataset=dataset,
-            today=date(2026, 11, 21),
+            today=TODAY,
         )
         statuses.append(outcome.status)
     return statuses
+
+
+def _submit_all(extracts: Path, template: Path, period: str) -> None:
+    """Submit every NGO's extracts in ``extracts`` of ``period`` on the NGO side (two processes)."""
+    folders = sorted(p for p in extracts.iterdir() if p.is_dir())
+    print(
+        f"Submitting {2 * len(folders)} extracts of {period} on the NGO side (2 processes, once "
+        "per seed) …",
+        flush=True,
+    )
+    started = time.perf_counter()
+    pool = ProcessPoolExecutor(max_workers=2)
+    try:
+        results = list(
+            pool.map(
+                _submit_ngo,
+                [(str(template), f.name, str(f), period) for f in folders],
+                chunksize=8,
+            )
+        )
+    except KeyboardInterrupt:
+        workers = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        raise
+    pool.shutdown()
+    refused = sum(s != "accepted" for r in results for s in r)
+    if refused:
+        raise SystemExit(
+            f"{refused} sample extracts were refused; the generator and the contracts disagree"
+        )
+    print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def _setup(seed: int, ngos: int, data: Path) -> tuple[Path, Path]:
@@ -162,32 +200,7 @@ def _setup(seed: int, ngos: int, data: Path) -> tuple[Path, Path]:
         (extracts / ".complete").write_text("ok\n")
     if not (template / ".complete").exists():
         shutil.rmtree(template, ignore_errors=True)
-        folders = sorted(p for p in extracts.iterdir() if p.is_dir())
-        print(
-            f"Submitting {2 * len(folders)} extracts on the NGO side (2 processes, once per seed) …",
-            flush=True,
-        )
-        started = time.perf_counter()
-        pool = ProcessPoolExecutor(max_workers=2)
-        try:
-            results = list(
-                pool.map(
-                    _submit_ngo, [(str(template), f.name, str(f)) for f in folders], chunksize=8
-                )
-            )
-        except KeyboardInterrupt:
-            workers = list(getattr(pool, "_processes", {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for worker in workers:
-                worker.terminate()
-            raise
-        pool.shutdown()
-        refused = sum(s != "accepted" for r in results for s in r)
-        if refused:
-            raise SystemExit(
-                f"{refused} sample extracts were refused; the generator and the contracts disagree"
-            )
-        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+        _submit_all(extracts, template, PERIOD)
         (template / ".complete").write_text("ok\n")
     return extracts, template
 
@@ -242,9 +255,22 @@ def main() -> None:
         default=None,
         help="Where to keep the generated data and write results.json (default: bench/).",
     )
+    parser.add_argument(
+        "--only",
+        choices=["quarter", "year"],
+        default=None,
+        help="Run one section: the national quarter against the floor, or the national year.",
+    )
     args = parser.parse_args()
     data = args.out / "data" if args.out else DATA
     results_file = args.out / "results.json" if args.out else RESULTS
+    if args.only == "year":
+        year = run_year(args.seed, args.ngos, data)
+        earlier = json.loads(results_file.read_text()) if results_file.exists() else {}
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps({**earlier, "year": year}, indent=2) + "\n")
+        print(f"\nWritten to {results_file}")
+        return
     extracts, template = _setup(args.seed, args.ngos, data)
     work = data / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -354,8 +380,12 @@ def main() -> None:
         "stages": stages,
         "targets": {name: bool(ok) for name, ok in checks.items()},
     }
+    _print(results)
+    if args.only != "quarter":
+        results["year"] = run_year(args.seed, args.ngos, data)
+    results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(results, indent=2) + "\n")
-    _print(results, results_file)
+    print(f"\nWritten to {results_file}")
 
 
 def _fresh_empty(work: Path, name: str) -> Path:
@@ -365,7 +395,7 @@ def _fresh_empty(work: Path, name: str) -> Path:
     return target
 
 
-def _print(results: dict[str, Any], written: Path) -> None:
+def _print(results: dict[str, Any]) -> None:
     sector = results["sector"]
     print(
         f"\nNational quarter: {sector['ngos']:,} NGOs, {sector['submissions']:,} submissions, "
@@ -380,7 +410,13 @@ def _print(results: dict[str, Any], written: Path) -> None:
     print()
     for name, ok in results["targets"].items():
         print(f"  [{'met' if ok else 'MISSED'}] {name}")
-    print(f"\nWritten to {written}")
+
+
+def run_year(seed: int, ngos: int, data: Path) -> dict[str, Any]:
+    """The national year section (see bench/year.py), printed as it goes."""
+    from bench.year import run
+
+    return run(seed, ngos, data, measure=_measure, submit_all=_submit_all, fresh=_fresh)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,14 @@ def _intake(home_dir: Path) -> None:
 def _release(home_dir: Path, period: str, *, site: bool) -> None:
     from pipelines.assets.runs import run_release
     from pipelines.home import Home
+    from pipelines.hub.release import propose_and_approve
+    from pipelines.hub.vault import open_vault
+    from pipelines.privacy.plan import load_plan
 
-    run_release(Home(home_dir), period, requested_by="benchmark", build_site=site)
+    home = Home(home_dir)
+    with open_vault(home).connect() as con:  # as `outcomes release --yes`: proposed, approved
+        propose_and_approve(con, load_plan(), period, by="benchmark")
+    run_release(home, period, requested_by="benchmark", build_site=site)
 
 
 def _site(home_dir: Path) -> None:

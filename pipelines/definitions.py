@@ -17,11 +17,18 @@ intake_job = dg.define_asset_job(
     description="Re-validate submissions from the inbox, stage, check and make them current.",
     tags=VAULT_TAGS,
 )
+propose_job = dg.define_asset_job(
+    "propose",
+    selection=dg.AssetSelection.assets(releases.release_proposal),
+    description="Propose a period's release for a steward to approve; spends nothing.",
+    tags=VAULT_TAGS,
+)
 release_job = dg.define_asset_job(
     "release",
     selection=dg.AssetSelection.assets(
         releases.period_release, releases.published_release, site.funder_site
-    ),
+    )
+    | dg.AssetSelection.checks(releases.release_waits_for_a_steward),
     description=(
         "Release a period with differential privacy, then rebuild the published zone and the site."
     ),
@@ -32,6 +39,7 @@ defs = dg.Definitions(
     assets=[
         intake.validated_submissions,
         intake.accepted_submissions,
+        releases.release_proposal,
         releases.period_release,
         releases.published_release,
         site.funder_site,
@@ -39,11 +47,12 @@ defs = dg.Definitions(
     asset_checks=[
         intake.staged_rows_meet_contract,
         intake.vault_rows_match_manifests,
+        releases.release_waits_for_a_steward,
         releases.ledger_equals_published_spends,
         releases.every_published_cell_has_an_interval,
         releases.no_cell_without_its_budget,
     ],
-    jobs=[intake_job, release_job],
+    jobs=[intake_job, propose_job, release_job],
     sensors=[inbox_sensor],
     schedules=[releases.release_schedule],
     resources={"hub": HubResource()},

@@ -115,6 +115,8 @@ def pages(zone: Zone) -> list[Page]:
                 "reasons": [(r, reason_explanation(r)) for r in sorted(zone.reasons)],
                 "delta": delta,
                 "default_rho": zone.publication.get("default_rho"),
+                "annual_rho": zone.publication.get("annual_rho"),
+                "annual_epsilon": zone.publication.get("annual_epsilon"),
                 "plan_version": zone.publication.get("plan_version"),
                 "plan_digest": zone.publication.get("plan_digest"),
             },

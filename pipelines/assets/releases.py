@@ -1,9 +1,13 @@
-"""Release assets: each period's differentially private release, then the published zone.
+"""Release assets: each period's proposed release, its differentially private release, then the
+published zone.
 
-Partitioned by period. The schedule releases a period once its submission
-window has closed; ``outcomes release`` runs the same job. A refused release
-raises its own :class:`~pipelines.hub.release.ReleaseError`, which the command
-line receives with its type and message.
+Partitioned by period. Once a period's submission window has closed, the
+schedule prepares a *proposed* release (``release_proposal``), which spends
+nothing and waits for a steward; the ``release_waits_for_a_steward`` check says
+so in the UI. ``outcomes release`` shows the proposal, records the steward's
+approval and runs the release job, which spends only under that approval. A
+refused release raises its own :class:`~pipelines.hub.release.ReleaseError`,
+which the command line receives with its type and message.
 """
 
 from datetime import date
@@ -19,7 +23,77 @@ from pipelines.hub.published_checks import (
     cells_without_interval,
     ledger_differences,
 )
-from pipelines.hub.release import releasable_periods, release_period
+from pipelines.hub.release import (
+    Proposal,
+    propose,
+    releasable_periods,
+    release_period,
+    waiting,
+)
+
+REGISTERED: frozenset[str] | None = None
+"""The NGO register's ids, for "registered but not submitted"; None until the register (issue 11)
+is wired in here, and proposals then say nothing about NGOs that never submitted."""
+
+
+@dg.asset(
+    partitions_def=periods,
+    deps=[dg.AssetDep(accepted_submissions, partition_mapping=dg.AllPartitionMapping())],
+    group_name="releases",
+    kinds={"duckdb"},
+)
+def release_proposal(
+    context: dg.AssetExecutionContext, hub: HubResource
+) -> dg.MaterializeResult[None]:
+    """The period's proposed release, waiting for a steward: which submissions it would use, what
+    it would spend per NGO (quarter and rolling year), the expected accuracy and what is missing.
+    One row per proposal in the vault; spends nothing. Approve it with `outcomes release`."""
+    with hub.vault().connect() as con:
+        made = propose(
+            con, hub.plan(), context.partition_key, by="release schedule", registered=REGISTERED
+        )
+    if not isinstance(made, Proposal):
+        return dg.MaterializeResult(
+            metadata={"status": f"nothing to propose: released as {made.release_id}"}
+        )
+    asks = [s.asks for s in made.spends]
+    years = [s.year_after for s in made.spends]
+    missing = made.missing
+    return dg.MaterializeResult(
+        metadata={
+            "proposal": made.proposal_id,
+            "status": f"{made.status}: approve with outcomes release --period {made.period}",
+            "digest": made.digest,
+            "release": f"{made.release_id} ({made.kind})",
+            "submissions": len(made.inputs),
+            "NGOs charged": len(made.spends),
+            "largest rho asked of an NGO (quarter)": max(asks, default=0.0),
+            "largest rolling-year rho of an NGO after it": max(years, default=0.0),
+            "registered, not submitted": "unknown (no register)"
+            if missing.not_submitted is None
+            else len(missing.not_submitted),
+            "in the previous quarter, not this one": len(missing.not_again),
+            "unresolved references": len(missing.unresolved),
+        }
+    )
+
+
+@dg.asset_check(asset=release_proposal)
+def release_waits_for_a_steward(hub: HubResource) -> dg.AssetCheckResult:
+    """Warns while any proposed release waits for a steward's approval: nothing is spent until
+    one approves it with `outcomes release --period P`."""
+    with hub.vault().connect() as con:
+        found = waiting(con)
+    return dg.AssetCheckResult(
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(
+            f"{p.proposal_id} ({p.period}) waits: outcomes release --period {p.period}"
+            for p in found
+        )
+        or "no proposal waits",
+        metadata={"waiting": dg.MetadataValue.json([p.proposal_id for p in found])},
+    )
 
 
 class ReleaseConfig(dg.Config):
@@ -30,7 +104,10 @@ class ReleaseConfig(dg.Config):
 
 @dg.asset(
     partitions_def=periods,
-    deps=[dg.AssetDep(accepted_submissions, partition_mapping=dg.AllPartitionMapping())],
+    deps=[
+        dg.AssetDep(accepted_submissions, partition_mapping=dg.AllPartitionMapping()),
+        release_proposal,
+    ],
     group_name="releases",
     kinds={"opendp", "duckdb"},
 )
@@ -40,8 +117,9 @@ def period_release(
     """The period's differentially private release, kept in the steward zone with its ledger.
 
     One noisy vector per measure (pooled, and per NGO for NGO measures), each
-    with the budget it spent; computed once. Running again returns the stored
-    release and spends nothing.
+    with the budget it spent; computed once, and only under a steward's
+    approval of its proposal. Running again returns the stored release and
+    spends nothing.
     """
     plan, plan_text = hub.plan_with_text()
     with hub.vault().connect() as con:
@@ -107,17 +185,21 @@ def no_cell_without_its_budget(hub: HubResource) -> dg.AssetCheckResult:
 
 
 @dg.schedule(
-    job_name="release",
+    job_name="propose",
     cron_schedule="0 6 * * *",
     execution_timezone="Pacific/Auckland",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Each morning, releases every period whose submission window has closed.",
+    description=(
+        "Each morning, proposes a release of every period whose submission window has closed; "
+        "nothing is spent until a steward approves it with `outcomes release`."
+    ),
 )
 def release_schedule(
     context: dg.ScheduleEvaluationContext, hub: HubResource
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    """One release run per period due: its window has closed and it has no release, or the
-    governance group has approved cells its release was waiting for. Retried daily until done."""
+    """One proposal run per period due: its window has closed and it has no release, or the
+    governance group has approved cells its release was waiting for. Proposed afresh each day
+    until a steward approves (an unchanged proposal is kept, not repeated)."""
     today = (
         context.scheduled_execution_time.date()
         if context.scheduled_execution_time
@@ -129,5 +211,5 @@ def release_schedule(
         return dg.SkipReason("no period is due for release")
     register_periods(context.instance, due)
     return [
-        dg.RunRequest(run_key=f"release:{p}:{today}", partition_key=p, tags=VAULT_TAGS) for p in due
+        dg.RunRequest(run_key=f"propose:{p}:{today}", partition_key=p, tags=VAULT_TAGS) for p in due
     ]

@@ -125,7 +125,8 @@ def _take_in(home: Home) -> None:
 def _release(home: Home, quarter: Period) -> None:
     from pipelines.assets.runs import run_release
     from pipelines.cli.steward import print_headlines
-    from pipelines.hub.release import ReleaseError
+    from pipelines.hub.release import ReleaseError, propose_and_approve
+    from pipelines.hub.vault import open_vault
     from pipelines.privacy.plan import load_plan
     from pipelines.privacy.planner import accuracy_table
 
@@ -141,10 +142,12 @@ def _release(home: Home, quarter: Period) -> None:
         )
     with console.status(f"releasing {quarter}"):
         try:
+            with open_vault(home).connect() as con:  # the steward approves what is proposed
+                propose_and_approve(con, plan, str(quarter), by="outcomes demo")
             run = run_release(home, str(quarter), requested_by="outcomes demo")
         except ReleaseError as exc:
             raise HubFailure(str(exc)) from None
-    console.print(f"$ outcomes release --period {quarter} --home {home.root}")
+    console.print(f"$ outcomes release --period {quarter} --yes --home {home.root}")
     print_headlines(home, str(quarter), run)
     console.print(
         "Cells broken down by ethnicity = maori are withheld until the Māori data governance group "

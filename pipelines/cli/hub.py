@@ -102,12 +102,13 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
 
     rows = submission_rows(home, period=period, ngo_id=ngo_id)
     table = Table(title="Submissions", title_justify="left")
-    for col in ("Period", "Dataset", "Accepted", "Superseded", "Refused", "Rows (current)"):
+    columns = ("Period", "Dataset", "Accepted", "Superseded", "Refused", "Purged", "Rows (current)")
+    for col in columns:
         table.add_column(col, justify="right" if col not in ("Period", "Dataset") else "left")
     groups: dict[tuple[str, str], dict[str, int]] = {}
     for _sid, _ngo, per, dataset, state, n, _reason in rows:
         g = groups.setdefault(
-            (per, dataset), {"accepted": 0, "superseded": 0, "refused": 0, "rows": 0}
+            (per, dataset), {"accepted": 0, "superseded": 0, "refused": 0, "purged": 0, "rows": 0}
         )
         g[state] = g.get(state, 0) + 1
         g["rows"] += (n or 0) if state == "accepted" else 0
@@ -118,9 +119,11 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
             f"{g['accepted']:,}",
             f"{g['superseded']:,}",
             f"{g['refused']:,}",
+            f"{g['purged']:,}",
             f"{g['rows']:,}",
         )
     console.print(table)
+    _print_purged(home, {per for per, _ in groups}, period)
     from pipelines.hub.release import late_submissions
     from pipelines.hub.vault import releases
     from pipelines.hub.vault.checks import unresolved_references
@@ -144,6 +147,26 @@ def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
     if waiting:
         console.print(f"{waiting} submission(s) wait in the inbox: run `outcomes intake`.")
     print_submissions(home, [r for r in rows if r[4] == "refused"], summary=False)
+
+
+def _print_purged(home: Home, shown: set[str], period: Period | None) -> None:
+    """Periods whose rows retention deleted: they were submitted, and are released; only the
+    individual-level rows are gone (from the audit log's ``purged`` entries)."""
+    from pipelines.hub import audit as audit_log
+
+    with open_hub_vault(home).connect() as con:
+        purges = audit_log.entries(con, action="purged")
+    for entry in purges:
+        per = entry["subject"]
+        if per not in shown or (period is not None and per != str(period)):
+            continue
+        detail = entry["detail"]
+        console.print(
+            f"{per}: {detail.get('rows', 0):,} rows of {detail.get('submissions', 0)} "
+            f"submission(s) were purged on {entry['at']:%Y-%m-%d} by {entry['actor']} (older "
+            f"than {detail.get('older_than_days')} days); its releases stay published and its "
+            "budgets and spends stay in the ledger."
+        )
 
 
 def _verify(vault: Any, con: Any, home: Home, against: Path | None) -> None:

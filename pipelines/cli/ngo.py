@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import (
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
 from pipelines.home import Home
-from pipelines.standard.periods import Period
+from pipelines.standard.periods import Period, parse_range
 from pipelines.validation.report import Report, rows_text
 
 
@@ -34,11 +35,29 @@ def bar() -> Progress:
     )
 
 
+def _parse_periods(
+    _ctx: click.Context | None, _param: click.Parameter | None, value: str | None
+) -> tuple[Period, ...] | None:
+    if value is None:
+        return None
+    try:
+        return parse_range(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command()
 @click.option(
     "--ngos", type=click.IntRange(min=1, max=10_000), required=True, help="How many NGOs."
 )
-@period_option()
+@period_option(required=False, help_text="One quarter, like 2026-Q3 (or --periods).")
+@click.option(
+    "--periods",
+    callback=_parse_periods,
+    default=None,
+    help="Consecutive quarters, FIRST..LAST like 2025-Q4..2026-Q3: the same clients come back "
+    "quarter after quarter; one sub-folder per quarter.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
 @click.option(
     "--out",
@@ -70,7 +89,8 @@ def bar() -> Progress:
 def generate(
     *,
     ngos: int,
-    period: Period,
+    period: Period | None,
+    periods: tuple[Period, ...] | None,
     seed: int,
     out: Path,
     messy: bool,
@@ -81,32 +101,50 @@ def generate(
     """Write a realistic synthetic sector: episodes and assessments extracts per NGO.
 
     Many small NGOs (20–300 clients a quarter), a few large ones (5,000+),
-    deterministic per seed. ``--home`` is accepted for symmetry; nothing is
-    written there.
+    deterministic per seed. One quarter (--period) goes to OUT/<ngo>/; a range of
+    quarters (--periods) to OUT/<period>/<ngo>/, with clients who persist: most
+    continue from one quarter to the next, some leave, new ones arrive, and an
+    episode open at a quarter's end appears again in the next. ``--home`` is
+    accepted for symmetry; nothing is written there.
     """
-    from pipelines.sample.generate import generate_sector
+    from pipelines.sample.generate import generate_quarters, generate_sector
 
+    if (period is None) == (periods is None):
+        raise click.UsageError("give exactly one of --period P or --periods FIRST..LAST")
     if faulty > ngos:
         raise click.BadParameter(f"--faulty ({faulty}) cannot exceed --ngos ({ngos})")
     with bar() as progress:
         task = progress.add_task("generating NGO extracts", total=ngos)
-        sector = generate_sector(
-            out,
-            ngos=ngos,
-            period=period,
-            seed=seed,
-            messy=messy,
-            messy_share=messy_share,
-            faulty=faulty,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            if period is not None:
+                sectors: tuple[Any, ...] = (
+                    generate_sector(
+                        out, ngos=ngos, period=period, seed=seed, messy=messy,
+                        messy_share=messy_share, faulty=faulty, progress=report,
+                    ),
+                )  # fmt: skip
+            else:
+                assert periods is not None
+                sectors = generate_quarters(
+                    out, ngos=ngos, periods=periods, seed=seed, messy=messy,
+                    messy_share=messy_share, faulty=faulty, progress=report,
+                )  # fmt: skip
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    for sector in sectors:
+        clients = sum(n.clients for n in sector.ngos)
+        episodes = sum(n.episodes for n in sector.ngos)
+        assessments = sum(n.assessments for n in sector.ngos)
+        again = sum(n.continuing for n in sector.ngos)
+        also = f" ({again:,} of them also the quarter before)" if again else ""
+        console.print(
+            f"Wrote {len(sector.ngos):,} NGOs for {sector.period} to {sector.out_dir}: "
+            f"{clients:,} clients{also}, {episodes:,} episodes, {assessments:,} assessment rows."
         )
-    clients = sum(n.clients for n in sector.ngos)
-    episodes = sum(n.episodes for n in sector.ngos)
-    assessments = sum(n.assessments for n in sector.ngos)
-    console.print(
-        f"Wrote {len(sector.ngos):,} NGOs for {period} to {out}: {clients:,} clients, "
-        f"{episodes:,} episodes, {assessments:,} assessment rows."
-    )
 
 
 def print_report(report: Report, report_dir: Path | None) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipelines.cli.hub import open_hub_vault
 from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
+from pipelines.cli.proposals import print_proposal
 from pipelines.home import Home
 from pipelines.standard.periods import Period
 
@@ -49,11 +50,18 @@ def budget() -> None:
     "--default",
     "default",
     is_flag=True,
-    help="Set the period's default for every NGO without its own.",
+    help="Set the default for every NGO without its own (the period's, or the annual cap's).",
 )
-@period_option()
+@period_option(required=False, help_text="The period of a --rho budget, like 2026-Q3.")
 @click.option(
-    "--rho", type=float, required=True, help="The budget in zCDP rho (shown also as epsilon)."
+    "--rho", type=float, default=None, help="The budget in zCDP rho (shown also as epsilon)."
+)
+@click.option(
+    "--annual-rho",
+    "annual_rho",
+    type=float,
+    default=None,
+    help="The rolling-year cap instead: the rho any four consecutive quarters may spend.",
 )
 @click.option("--note", default=None, help="Why (recorded in the audit log).")
 @_by_option
@@ -62,31 +70,53 @@ def budget_set(
     *,
     ngo_id: str | None,
     default: bool,
-    period: Period,
-    rho: float,
+    period: Period | None,
+    rho: float | None,
+    annual_rho: float | None,
     note: str | None,
     by: str,
     home: Home,
 ) -> None:
-    """Set one NGO's budget (--ngo) or the period's default (--default) for a period."""
+    """Set one NGO's (--ngo) or the default (--default) budget for a period (--period P --rho R),
+    or rolling-year cap (--annual-rho R)."""
     from pipelines.hub.ledger import BudgetError, set_budget
+    from pipelines.hub.rolling_year import set_annual_cap
     from pipelines.hub.vault.budgets import DEFAULT
     from pipelines.privacy.mechanisms import epsilon_at
 
     if bool(ngo_id) == default:
         raise click.UsageError("give exactly one of --ngo ID or --default")
+    if (rho is None) == (annual_rho is None):
+        raise click.UsageError("give exactly one of --rho R (with --period) or --annual-rho R")
+    if rho is not None and period is None:
+        raise click.UsageError("a --rho budget is for one period: give --period, like 2026-Q3")
+    if annual_rho is not None and period is not None:
+        raise click.UsageError(
+            "an annual cap holds for any four consecutive quarters: give it without --period"
+        )
     plan = _plan()
     target = DEFAULT if default else str(ngo_id)
     with open_hub_vault(home).connect() as con:
         try:
-            set_budget(con, plan, period=str(period), ngo_id=target, rho=rho, by=by, note=note)
+            if annual_rho is not None:
+                set_annual_cap(con, plan, ngo_id=target, rho=annual_rho, by=by, note=note)
+            else:
+                assert rho is not None
+                set_budget(con, plan, period=str(period), ngo_id=target, rho=rho, by=by, note=note)
         except BudgetError as exc:
             raise HubFailure(str(exc)) from None
+    value = annual_rho if annual_rho is not None else rho
+    assert value is not None
+    as_epsilon = f"(epsilon {epsilon_at(value, plan.delta):.2f} at delta {plan.delta:g})"
+    if annual_rho is not None:
+        who = "every NGO without its own cap" if default else ngo_id
+        console.print(
+            f"Rolling-year cap for {who}: rho {value:g} {as_epsilon} over any four consecutive "
+            "quarters."
+        )
+        return
     who = "every NGO without its own budget" if default else ngo_id
-    console.print(
-        f"Budget for {who} in {period}: rho {rho:g} (epsilon {epsilon_at(rho, plan.delta):.2f} "
-        f"at delta {plan.delta:g})."
-    )
+    console.print(f"Budget for {who} in {period}: rho {value:g} {as_epsilon}.")
 
 
 @budget.command("show")
@@ -94,8 +124,10 @@ def budget_set(
 @ngo_option(required=False, help_text="Only this NGO.")
 @home_option
 def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
-    """Budget set, spent and left per NGO and period (rho, and epsilon at the plan's delta)."""
+    """Budget set, spent and left per NGO and period, and in the rolling year (rho, and epsilon at
+    the plan's delta)."""
     from pipelines.hub.ledger import balances
+    from pipelines.hub.rolling_year import year_balances
     from pipelines.hub.vault import budgets, releases, submissions
     from pipelines.hub.vault.statuses import HELD, SubmissionStatus
     from pipelines.privacy.mechanisms import epsilon_at
@@ -112,16 +144,19 @@ def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
             if period and per != str(period):
                 continue
             ngos = [n for p, n in pairs if p == per and (not ngo_id or n == ngo_id)]
-            rows += balances(con, plan, per, ngos)
+            years = {y.ngo_id: y for y in year_balances(con, plan, per, ngos)}
+            rows += [(b, years[b.ngo_id]) for b in balances(con, plan, per, ngos)]
     if not rows:
         console.print("No budgets yet: nothing has been submitted or set.")
         return
     table = Table(
-        title=f"Privacy budgets (rho; epsilon at delta {plan.delta:g})", title_justify="left"
+        title=f"Privacy budgets (rho; epsilon at delta {plan.delta:g}): each quarter's, and the "
+        "rolling year's (the busiest four consecutive quarters that include it)",
+        title_justify="left",
     )
-    for col in ("Period", "NGO", "Budget", "Spent", "Left", "Budget as epsilon"):
-        table.add_column(col, justify="left" if col in ("Period", "NGO") else "right")
-    for b in rows:
+    for col in ("Period", "NGO", "Budget", "Spent", "Left", "Budget as epsilon", *_YEAR_COLUMNS):
+        table.add_column(col, justify="left" if col in ("Period", "NGO", "Year") else "right")
+    for b, year in rows:
         table.add_row(
             b.period,
             b.ngo_id,
@@ -129,8 +164,25 @@ def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
             f"{b.spent:.4g}",
             f"{b.left:.4g}",
             f"{epsilon_at(b.budget, plan.delta):.2f}",
+            *_year_cells(year, plan.delta),
         )
     console.print(table)
+
+
+_YEAR_COLUMNS = ("Year", "Year cap", "Year spent", "Year left", "Cap as epsilon")
+
+
+def _year_cells(year: Any, delta: float) -> tuple[str, ...]:
+    """The rolling-year columns of a budget row (see pipelines.hub.rolling_year)."""
+    from pipelines.privacy.mechanisms import epsilon_at
+
+    return (
+        year.window,
+        f"{year.cap:.4g}",
+        f"{year.spent:.4g}",
+        f"{year.left:.4g}",
+        f"{epsilon_at(year.cap, delta):.2f}",
+    )
 
 
 @budget.command("plan")
@@ -216,6 +268,33 @@ def budget_plan(
             flag = "" if r.within_max_rho else " (above max_rho)"
             table.add_row(r.measure, r.scope, r.unit, needed + flag, eps)
     console.print(table)
+    _print_year(plan, rho)
+
+
+def _print_year(plan: Any, rho: float | None) -> None:
+    """What a quarter's budget means over a year: a client served all year is in four releases,
+    and any four consecutive quarters together may spend at most the rolling-year cap."""
+    from pipelines.privacy.mechanisms import epsilon_at
+
+    cap = plan.annual_rho
+    console.print(
+        f"Over a year: any four consecutive quarters may spend at most rho {cap:g} per NGO "
+        f"(epsilon {epsilon_at(cap, plan.delta):.2f} at delta {plan.delta:g}), the plan's "
+        "rolling-year cap (stewards may set another per NGO); a client served all year is in "
+        "four releases, so that is their guarantee."
+    )
+    if rho is not None:
+        year = 4 * rho
+        fits = math.floor(cap / rho * (1 + 1e-9))
+        console.print(
+            f"At rho {rho:g} a quarter, four quarters spend rho {year:g} (epsilon "
+            f"{epsilon_at(year, plan.delta):.2f}); "
+            + (
+                "they fit within the cap."
+                if fits >= 4
+                else f"only {fits} such quarter(s) fit within the cap, so a later one would be refused."
+            )
+        )
 
 
 def _up(rho: float, digits: int = 3) -> str:
@@ -307,21 +386,45 @@ def print_headlines(home: Home, period: str, run: Any) -> None:
     required=False, help_text="Release this period (default: every period whose window has closed)."
 )
 @click.option(
-    "--supersede", is_flag=True, help="Release again with the current plan; spends budget again."
+    "--supersede",
+    is_flag=True,
+    help="Release again with the current plan and submissions; spends budget again.",
 )
+@click.option(
+    "--proposal",
+    "proposal_id",
+    default=None,
+    help="Approve this proposal (e.g. one the schedule made, 2026-Q3-p1); refused if what it "
+    "would read or spend has changed since.",
+)
+@click.option("--yes", is_flag=True, help="Approve without asking (for scripts).")
 @_by_option
 @home_option
-def release(period: Period | None, supersede: bool, by: str, home: Home) -> None:
-    """Release periods with differential privacy, through the same Dagster job the schedule runs.
+def release(
+    *,
+    period: Period | None,
+    supersede: bool,
+    proposal_id: str | None,
+    yes: bool,
+    by: str,
+    home: Home,
+) -> None:
+    """Show each proposed release, record the steward's approval, and release it with differential
+    privacy through the same Dagster job the schedule's proposals wait for.
 
-    A release is computed once: running again returns the stored release and
-    spends nothing. Exit 0 when released or nothing to release, 1 when refused.
+    Nothing spends budget without a recorded approval: the proposal says which submissions the
+    release would use, what it would spend per NGO in the quarter and the rolling year, its
+    expected accuracy and what is missing, then asks (--yes approves; --by names who). A
+    release is computed once: running again returns the stored release and spends nothing.
+    Exit 0 when released, not approved or nothing to release; 1 when refused.
     """
-    from pipelines.assets.runs import run_release
-    from pipelines.hub.release import ReleaseError
     from pipelines.hub.vault import submissions
 
-    if period is None:
+    if proposal_id is not None:
+        periods = [proposal_id.rpartition("-p")[0]]
+        if period is not None and str(period) != periods[0]:
+            raise click.UsageError(f"proposal {proposal_id} is not a proposal of {period}")
+    elif period is None:
         periods = releasable_periods(home)
         if not periods:
             console.print(
@@ -336,21 +439,82 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
             console.print(f"Nothing to release for {period}: it has no accepted submissions.")
             return
         periods = [str(period)]
+    released = []
     for p in periods:
-        with console.status(f"releasing {p}"):
-            try:
-                run = run_release(home, p, supersede=supersede, requested_by=by)
-            except ReleaseError as exc:
-                raise HubFailure(str(exc)) from None
-            except Exception as exc:  # a fault, not a refusal
-                raise HubFailure(
-                    f"The release job for {p} stopped: {type(exc).__name__}: {exc}. A release "
-                    "and its spends are committed together or not at all; `outcomes budget show` "
-                    "says what was spent. The run's full log is in the Dagster UI (outcomes ui)."
-                ) from None
+        if not _approved(home, p, supersede=supersede, proposal_id=proposal_id, yes=yes, by=by):
+            continue
+        run = _run_release(home, p, supersede=supersede, by=by)
         print_headlines(home, p, run)
-    _warn_late(home, periods)
-    console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
+        released.append(p)
+    if released:
+        _warn_late(home, released)
+        console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
+
+
+def _approved(
+    home: Home, period: str, *, supersede: bool, proposal_id: str | None, yes: bool, by: str
+) -> bool:
+    """Show the period's proposal and record the steward's approval of it. True when the
+    release job may run: approved, or nothing to compute (the stored release is published)."""
+    from pipelines.hub.release import (
+        Proposal,
+        ReleaseError,
+        approve,
+        correction_refusal,
+        propose,
+    )
+    from pipelines.hub.vault import proposals
+
+    plan = _plan()
+    with open_hub_vault(home).connect() as con:
+        try:
+            if proposal_id is not None:
+                stored = proposals.get(con, proposal_id)
+                if stored is None:
+                    raise HubFailure(f"There is no proposal {proposal_id}.")
+                made: Any = Proposal.from_stored(stored)
+            else:
+                made = propose(con, plan, period, by=by, supersede=supersede)
+                if not isinstance(made, Proposal) and not supersede:
+                    correction = correction_refusal(con, plan, period)
+                    if correction is not None:
+                        raise correction
+        except ReleaseError as exc:
+            raise HubFailure(str(exc)) from None
+    if not isinstance(made, Proposal):
+        return True
+    print_proposal(made, plan)
+    question = f"Approve {made.proposal_id} and release {period}, spending what it asks?"
+    if not yes and not click.confirm(question, default=False):
+        console.print(f"Not approved: {made.proposal_id} waits for a steward; nothing was spent.")
+        return False
+    with open_hub_vault(home).connect() as con:
+        try:
+            approve(con, plan, made.proposal_id, by=by)
+        except ReleaseError as exc:
+            raise HubFailure(str(exc)) from None
+    console.print(
+        f"Approved by {by}: {made.proposal_id} (digest {made.digest[:16]}), recorded in the "
+        "audit log."
+    )
+    return True
+
+
+def _run_release(home: Home, period: str, *, supersede: bool, by: str) -> Any:
+    from pipelines.assets.runs import run_release
+    from pipelines.hub.release import ReleaseError
+
+    with console.status(f"releasing {period}"):
+        try:
+            return run_release(home, period, supersede=supersede, requested_by=by)
+        except ReleaseError as exc:
+            raise HubFailure(str(exc)) from None
+        except Exception as exc:  # a fault, not a refusal
+            raise HubFailure(
+                f"The release job for {period} stopped: {type(exc).__name__}: {exc}. A release "
+                "and its spends are committed together or not at all; `outcomes budget show` "
+                "says what was spent. The run's full log is in the Dagster UI (outcomes ui)."
+            ) from None
 
 
 def _governance_command(action: str) -> Any:
@@ -411,18 +575,38 @@ withdraw = _governance_command("withdraw")
     required=True,
     help="Purge periods that ended more than this many days ago (and are released).",
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Say which periods and how many rows would go; delete nothing."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_by_option
 @home_option
-def purge(days: int, yes: bool, by: str, home: Home) -> None:
-    """Delete the vault's individual-level rows of released periods; published releases stay."""
+def purge(days: int, dry_run: bool, yes: bool, by: str, home: Home) -> None:
+    """Delete the vault's individual-level rows of released periods; published releases stay, and
+    so do the ledger and the audit log (budgets, caps, spends, releases, approvals)."""
     from pipelines.hub.retention import purge as run_purge
+    from pipelines.hub.retention import purgeable
 
-    if not yes:
-        click.confirm(
-            f"Delete the vault rows of released periods that ended more than {days} days ago?",
-            abort=True,
+    with open_hub_vault(home).connect() as con:
+        due = purgeable(home, con, older_than_days=days)
+    if not due:
+        console.print(
+            f"Nothing to purge: no released period that ended over {days} days ago holds rows."
         )
+        return
+    for p in due:
+        console.print(
+            f"{'Would purge' if dry_run else 'To purge'} {p.period}: {p.rows:,} rows of "
+            f"{p.submissions} submission(s), {p.quarantined_files} quarantined file(s)."
+        )
+    if dry_run:
+        console.print(
+            "Dry run: nothing was deleted. The ledger, the audit log and the published "
+            "releases would stay as they are."
+        )
+        return
+    if not yes:
+        click.confirm(f"Delete the vault rows of these {len(due)} period(s)?", abort=True)
     with open_hub_vault(home).connect() as con:
         done = run_purge(home, con, older_than_days=days, actor=by)
     if not done:

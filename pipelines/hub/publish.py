@@ -172,6 +172,8 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
                 "plan_digest": plan.digest,
                 "delta": plan.delta,
                 "default_rho": plan.default_rho,
+                "annual_rho": plan.annual_rho,
+                "annual_epsilon": epsilon_at(plan.annual_rho, plan.delta),
                 **{f"audit_{k}": signed.get(k) for k in ANCHOR_FIELDS},
             }
         ]

@@ -3,14 +3,16 @@
 Purging deletes vault rows (current and superseded submissions, staged rows)
 and quarantined data files of periods that have a current release and ended
 more than the given number of days ago. Submission records keep their hashes
-and counts (status ``purged``); published releases are untouched; the audit
-log records what was purged.
+and counts (status ``purged``); the ledger, the published releases and the
+audit log are untouched, and the audit log records what was purged. A dry
+run (:func:`purgeable`) says the same without deleting anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -25,10 +27,51 @@ from pipelines.standard.periods import Period
 
 @dataclass(frozen=True)
 class Purged:
+    """What purging one period deletes (or, in a dry run, would delete)."""
+
     period: str
     rows: int
     submissions: int
     quarantined_files: int
+
+
+def _cutoff(older_than_days: int, today: date | None) -> date:
+    if older_than_days < 0:
+        raise ValueError(f"--older-than must be zero or more days, got {older_than_days}")
+    return (today or date.today()) - timedelta(days=older_than_days)
+
+
+def _payloads(home: Home, con: duckdb.DuckDBPyConnection, period: str) -> list[Path]:
+    return [
+        path
+        for sid in submissions.ids_in_period(con, period)
+        if (path := home.quarantine / sid / PAYLOAD).exists()
+    ]
+
+
+def purgeable(
+    home: Home,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    older_than_days: int,
+    today: date | None = None,
+) -> list[Purged]:
+    """What :func:`purge` would delete, per period: released periods that ended more than
+    ``older_than_days`` ago and still hold rows, submissions or quarantined files. Reads only."""
+    cutoff = _cutoff(older_than_days, today)
+    found = []
+    for period in releases.current_by_period(con):
+        if Period.parse(period).end >= cutoff:
+            continue
+        due = Purged(
+            period,
+            vault_rows.count_in_period(con, period),
+            submissions.count_held(con, period),
+            len(_payloads(home, con, period)),
+        )
+        if due.rows or due.submissions or due.quarantined_files:
+            found.append(due)
+    return found
 
 
 def purge(
@@ -39,34 +82,30 @@ def purge(
     actor: str,
     today: date | None = None,
 ) -> list[Purged]:
-    """Delete the vault rows of released periods that ended more than ``older_than_days`` ago."""
-    if older_than_days < 0:
-        raise ValueError(f"--older-than must be zero or more days, got {older_than_days}")
-    today = today or date.today()
-    cutoff = today - timedelta(days=older_than_days)
-    released = releases.current_by_period(con)
-    due = [p for p in released if Period.parse(p).end < cutoff]
+    """Delete the vault rows of released periods that ended more than ``older_than_days`` ago.
+
+    Only rows go: the ledger (budgets, caps, spends, releases and what they read, proposals and
+    approvals) and the audit log stay whole, so every budget display, the rolling-year cap and
+    ``outcomes audit --verify`` work after a purge as before it.
+    """
     results = []
-    for period in due:
-        count = vault_rows.count_in_period(con, period)
+    for due in purgeable(home, con, older_than_days=older_than_days, today=today):
         removed = 0
-        for sid in submissions.ids_in_period(con, period):
-            payload = home.quarantine / sid / PAYLOAD
-            if payload.exists():
-                payload.unlink()
-                removed += 1
+        for payload in _payloads(home, con, due.period):
+            payload.unlink()
+            removed += 1
         with transaction(con):
-            vault_rows.delete_period(con, period)
-            purged = submissions.mark_purged(con, period, datetime.now(UTC))
+            vault_rows.delete_period(con, due.period)
+            purged = submissions.mark_purged(con, due.period, datetime.now(UTC))
             audit.record(
                 con,
                 [
                     audit.Event(
                         actor,
                         "purged",
-                        period,
+                        due.period,
                         {
-                            "rows": count,
+                            "rows": due.rows,
                             "submissions": len(purged),
                             "quarantined_files": removed,
                             "older_than_days": older_than_days,
@@ -74,7 +113,7 @@ def purge(
                     )
                 ],
             )
-        results.append(Purged(period, count, len(purged), removed))
+        results.append(Purged(due.period, due.rows, len(purged), removed))
     if results:
         con.execute("CHECKPOINT")
     return results

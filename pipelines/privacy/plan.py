@@ -156,6 +156,8 @@ class ReleasePlan:
     counts_reliability: Reliability
     ratios_reliability: Reliability
     window_days: int
+    annual_rho: float
+    """Each NGO's default cap on the rho any four consecutive quarters spend (decision 015)."""
     published_dimensions: tuple[str, ...]
     measures: tuple[Measure, ...]
     derived: tuple[Derived, ...]
@@ -410,6 +412,25 @@ def _positive(raw: Mapping[str, Any], key: str, where: str, kind: type = float) 
     return kind(value)
 
 
+def _annual_rho(privacy: Mapping[str, Any], default_rho: float, max_rho: float) -> float:
+    """The rolling-year cap: room for at least one quarter at the default budget, and no more than
+    four quarters at the largest budget (beyond that it would cap nothing)."""
+    annual = float(_positive(privacy, "annual_rho", "privacy"))
+    if annual < default_rho:
+        raise _fail(
+            "privacy",
+            f"annual_rho {annual:g} is below default_rho {default_rho:g}: not even one quarter at "
+            "the default budget would fit in a year",
+        )
+    if annual > 4 * max_rho:
+        raise _fail(
+            "privacy",
+            f"annual_rho {annual:g} is above four quarters at max_rho ({4 * max_rho:g}), so it "
+            "would cap nothing",
+        )
+    return annual
+
+
 PRESENTATION_KEYS = ("headlines",)
 """Plan keys that change what is shown, not what is computed: left out of the digest."""
 
@@ -521,6 +542,7 @@ def parse_plan(
         counts_reliability=Reliability(**(reliability.get("counts") or {})),
         ratios_reliability=Reliability(**(reliability.get("ratios") or {})),
         window_days=_positive(doc, "submission_window_days", "submission_window_days", int),
+        annual_rho=_annual_rho(privacy, default_rho, max_rho),
         published_dimensions=published,
         measures=measures,
         derived=tuple(derived.values()),

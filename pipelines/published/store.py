@@ -36,6 +36,9 @@ SCHEMA: dict[str, dict[str, str]] = {
         "plan_digest": _TEXT,
         "delta": _REAL,
         "default_rho": _REAL,
+        # the default cap on what any four consecutive quarters spend per NGO: a year's guarantee
+        "annual_rho": _REAL,
+        "annual_epsilon": _REAL,
         # the audit log's newest entry when published, signed: an anchor outsiders can hold
         "audit_seq": _INT,
         "audit_hash": _TEXT,

@@ -37,12 +37,21 @@ _SMALL_MEDIAN, _SMALL_SIGMA, _SMALL_RANGE = 60.0, 0.7, (20, 300)  # mean ~77 cli
 _LARGE_RANGE = (5_000, 15_000)
 
 
+_DRIFT_SIGMA = 0.08  # quarter to quarter, an NGO's caseload moves by about 8% (lognormal)
+
+
 def draw_clients(rng: np.random.Generator, large: bool) -> int:
     """How many clients one NGO serves in a quarter."""
     if large:
         return int(rng.integers(_LARGE_RANGE[0], _LARGE_RANGE[1] + 1))
     size = rng.lognormal(np.log(_SMALL_MEDIAN), _SMALL_SIGMA)
     return int(np.clip(round(size), *_SMALL_RANGE))
+
+
+def drift_clients(rng: np.random.Generator, usual: int, large: bool) -> int:
+    """How many clients an NGO that usually serves ``usual`` serves in a later quarter."""
+    lo, hi = _LARGE_RANGE if large else _SMALL_RANGE
+    return int(np.clip(round(usual * rng.lognormal(0.0, _DRIFT_SIGMA)), lo, hi))
 
 
 # --- weights keyed by contract value ----------------------------------------------------------

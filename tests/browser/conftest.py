@@ -63,7 +63,10 @@ def _build(root: Path) -> Path:
     """The real path, small: generate, submit (NGO side), intake and release (Dagster); the
     release job's funder_site asset builds the site."""
     from pipelines.assets.runs import run_intake, run_release
+    from pipelines.hub.release import propose_and_approve
+    from pipelines.hub.vault import open_vault
     from pipelines.ngo.submit import submit
+    from pipelines.privacy.plan import load_plan
     from pipelines.sample.generate import generate_sector
 
     home = Home(root / "home")
@@ -90,6 +93,8 @@ def _build(root: Path) -> Path:
             runs = run_intake(home)
             assert runs
             assert all(r.success for r in runs)
+            with open_vault(home).connect() as con:
+                propose_and_approve(con, load_plan(), text, by="browser tests")
             run_release(home, text, requested_by="browser tests")
     finally:
         for key, value in saved.items():

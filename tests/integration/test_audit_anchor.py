@@ -49,7 +49,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("anchored") / "home"
     with isolated(root.parent):
         seed_home(Home(root), *small_sector())
-        for step in [*BUDGETS, ("release", "--period", PERIOD)]:
+        for step in [*BUDGETS, ("release", "--period", PERIOD, "--yes")]:
             result = CliRunner().invoke(main, [*step, "--home", str(root)])
             assert result.exit_code == 0, result.output
     return root

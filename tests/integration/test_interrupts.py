@@ -120,7 +120,7 @@ def test_a_release_stopped_by_sigterm_spends_nothing(tmp_path: Path) -> None:
         before = dict(snapshot(con))
 
     code, seconds, output = stop_at(
-        ["release", "--period", PERIOD, "--home", str(home.root)],
+        ["release", "--period", PERIOD, "--yes", "--home", str(home.root)],
         tmp_path,
         _paused(tmp_path),
         "after-noise",
@@ -131,7 +131,7 @@ def test_a_release_stopped_by_sigterm_spends_nothing(tmp_path: Path) -> None:
     with open_vault(home).connect() as con:
         assert dict(snapshot(con)) == before
     again = subprocess.run(
-        [OUTCOMES, "release", "--period", PERIOD, "--home", str(home.root)],
+        [OUTCOMES, "release", "--period", PERIOD, "--yes", "--home", str(home.root)],
         capture_output=True,
         check=False,
     )

@@ -46,7 +46,7 @@ def _start(home: Home, crash_at: str | None) -> subprocess.Popen[bytes]:
         env["OUTCOMES_CRASH_AT"] = crash_at
     with _log(home).open("wb") as log:
         return subprocess.Popen(
-            [OUTCOMES, "release", "--period", PERIOD, "--home", str(home.root)],
+            [OUTCOMES, "release", "--period", PERIOD, "--yes", "--home", str(home.root)],
             env=env,
             cwd=home.root.parent,
             stdout=log,
@@ -133,7 +133,7 @@ def test_a_release_killed_at_each_step_completes_on_the_next_run(
     assert home.published_db.exists() == (crash_at == "after-publish")
     assert not (home.exports / "cells.csv").exists()
 
-    again = run_cli("release", "--period", PERIOD, "--home", home.root)
+    again = run_cli("release", "--period", PERIOD, "--yes", "--home", home.root)
     assert again.exit_code == 0, again.output
     _assert_whole(home)
 
@@ -155,6 +155,6 @@ def test_a_release_killed_at_a_random_moment_completes_on_the_next_run(
     time.sleep(delay)
     proc.kill()
     proc.wait(timeout=60)
-    again = run_cli("release", "--period", PERIOD, "--home", home.root)
+    again = run_cli("release", "--period", PERIOD, "--yes", "--home", home.root)
     assert again.exit_code == 0, (delay, again.output)
     _assert_whole(home)

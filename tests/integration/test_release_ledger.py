@@ -36,7 +36,7 @@ from pipelines.hub.published_checks import (
     cells_without_interval,
     ledger_differences,
 )
-from pipelines.hub.release import ReleaseError
+from pipelines.hub.release import ReleaseError, propose_and_approve
 from pipelines.hub.release import noise as release_noise
 from pipelines.hub.release import run as release_run
 from pipelines.hub.vault import open_vault
@@ -66,7 +66,7 @@ APPROVE = (
     "approve", "--dimension", "ethnicity", "--value", "maori", "--period", PERIOD,
     "--by", "Hine (governance group)", "--note", "approved at hui, minute 7",
 )  # fmt: skip
-RELEASE = ("release", "--period", PERIOD)
+RELEASE = ("release", "--period", PERIOD, "--yes")
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,12 @@ def _changed_plan(hub: Home, tmp_path: Path) -> HubResource:
     return HubResource(home=str(hub.root), plan_file=str(path))
 
 
+def _approve(hub: Home, resource: HubResource, *, supersede: bool = False) -> None:
+    """A steward approves what releasing PERIOD under the resource's plan would do now."""
+    with open_vault(hub).connect() as con:
+        propose_and_approve(con, resource.plan(), PERIOD, by="steward", supersede=supersede)
+
+
 def _governed_rho(plan: ReleasePlan, rho: float) -> float:
     m = plan.measure(GOVERNED)
     return calibrate(plan.sensitivity(m).l2, plan.share(m) * rho).rho
@@ -154,6 +160,7 @@ def test_the_ledger_is_the_sum_of_every_release_spend(
     cli = _cli(run_cli, hub)
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", "1.0").exit_code == 0
     changed = _changed_plan(hub, tmp_path)
+    _approve(hub, changed, supersede=True)
     assert run_release(hub, PERIOD, supersede=True, hub=changed).spent
 
     with open_vault(hub).connect() as con:
@@ -196,7 +203,7 @@ def test_releasing_twice_spends_once_and_publishes_the_same_cells(
     hub = _copy(released_once, tmp_path)
     cli = _cli(run_cli, hub)
     first_cells, first_state = _cells(hub), _vault_state(hub)
-    again = cli("release", "--period", PERIOD)
+    again = cli("release", "--period", PERIOD, "--yes")
     assert again.exit_code == 0, again.output
     said = " ".join(again.output.split())
     assert f"{PERIOD} was already released as {PERIOD}-r1: this run spent nothing" in said
@@ -236,7 +243,7 @@ def test_maori_data_cells_wait_for_approval_and_spend_nothing_until_then(
 
     approve = cli(*APPROVE)
     assert approve.exit_code == 0, approve.output
-    assert cli("release", "--period", PERIOD).exit_code == 0
+    assert cli("release", "--period", PERIOD, "--yes").exit_code == 0
     with open_vault(hub).connect() as con:
         new_parts = con.execute(
             "SELECT part_id FROM release_parts WHERE component <> 'open' AND component <> 'all'"
@@ -262,7 +269,7 @@ def test_maori_data_cells_wait_for_approval_and_spend_nothing_until_then(
     )  # fmt: skip
     assert withdraw.exit_code == 0, withdraw.output
     state = _vault_state(hub)
-    assert cli("release", "--period", PERIOD).exit_code == 0
+    assert cli("release", "--period", PERIOD, "--yes").exit_code == 0
     assert _vault_state(hub) == state
     again = _cells(hub, GOVERNED)
     again = again[again["ethnicity"] == "maori"]
@@ -285,7 +292,7 @@ def test_a_period_without_accepted_submissions_has_nothing_to_release(
     named = cli("release", "--period", "2025-Q4")
     assert named.exit_code == 0
     assert "Nothing to release for 2025-Q4" in named.output
-    every = cli("release")
+    every = cli("release", "--yes")
     assert every.exit_code == 0
     assert "Nothing to release" in every.output
     assert _vault_state(home) == (dict.fromkeys(snapshot_tables(), 0), {})
@@ -311,7 +318,7 @@ def test_a_release_over_budget_is_refused_before_any_mechanism(
         raise AssertionError("a mechanism ran for a release that was over budget")
 
     monkeypatch.setattr(release_noise, "add_noise", no_mechanism)
-    refused = cli("release", "--period", PERIOD, "--supersede")
+    refused = cli("release", "--period", PERIOD, "--supersede", "--yes")
     assert refused.exit_code == 1
     text = " ".join(refused.output.split())
     assert "refused and nothing was spent" in text
@@ -337,6 +344,7 @@ def test_a_changed_plan_needs_supersede_which_spends_again(
     assert _vault_state(hub) == state
 
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", "1.0").exit_code == 0
+    _approve(hub, changed, supersede=True)
     assert run_release(hub, PERIOD, supersede=True, hub=changed).spent
     with open_vault(hub).connect() as con:
         per_release = con.execute(
@@ -360,7 +368,7 @@ def test_a_supersede_that_would_be_noisier_is_refused_until_budgets_are_raised(
     hub = _copy(released_once, tmp_path)
     cli = _cli(run_cli, hub)
     state = _vault_state(hub)
-    refused = cli("release", "--period", PERIOD, "--supersede")
+    refused = cli("release", "--period", PERIOD, "--supersede", "--yes")
     text = " ".join(refused.output.split())
     assert refused.exit_code == 1
     assert "noisier than the one it replaces" in text
@@ -369,7 +377,7 @@ def test_a_supersede_that_would_be_noisier_is_refused_until_budgets_are_raised(
     suggested = text.split("--rho ")[1].split("`")[0]
 
     assert cli("budget", "set", "--default", "--period", PERIOD, "--rho", suggested).exit_code == 0
-    again = cli("release", "--period", PERIOD, "--supersede")
+    again = cli("release", "--period", PERIOD, "--supersede", "--yes")
     assert again.exit_code == 0, again.output
     with open_vault(hub).connect() as con:
         spent = dict(con.execute("SELECT release_id, max(rho) FROM spends GROUP BY 1").fetchall())
@@ -393,13 +401,13 @@ def test_a_failure_inside_a_mechanism_burns_no_budget(
         return real(con, *args, **kwargs)
 
     monkeypatch.setattr(release_run, "compute", broken)
-    failed = cli("release", "--period", PERIOD)
+    failed = cli("release", "--period", PERIOD, "--yes")
     assert failed.exit_code == 1
     assert "the mechanism failed half way" in failed.output
     assert _vault_state(home) == state
     assert not home.published_db.exists()
     monkeypatch.setattr(release_run, "compute", real)
-    assert cli("release", "--period", PERIOD).exit_code == 0
+    assert cli("release", "--period", PERIOD, "--yes").exit_code == 0
     assert len(_vault_state(home)[1]) == 2
 
 
@@ -412,7 +420,7 @@ def test_release_without_a_period_adds_newly_approved_cells(
     hub = _copy(released_once, tmp_path)
     cli = _cli(run_cli, hub)
     assert cli(*APPROVE).exit_code == 0
-    result = cli("release")
+    result = cli("release", "--yes")
     assert result.exit_code == 0, result.output
     with open_vault(hub).connect() as con:
         governed = con.execute(
@@ -421,7 +429,7 @@ def test_release_without_a_period_adds_newly_approved_cells(
         assert audit_actions(con).count("release_addendum") == 1
     assert governed == [(f"{GOVERNED}:governed:ethnicity=maori:pooled",)]
     state = _vault_state(hub)
-    again = cli("release")
+    again = cli("release", "--yes")
     assert again.exit_code == 0
     assert "Nothing to release" in again.output
     assert _vault_state(hub) == state

@@ -108,7 +108,8 @@ def _release_the_real_way(
     # The plan's largest budget, so that shares and means of this small sector show.
     for args in (
         ["budget", "set", "--default", "--period", PERIOD, "--rho", "10"],
-        ["release", "--period", PERIOD],
+        ["budget", "set", "--default", "--annual-rho", "40"],
+        ["release", "--period", PERIOD, "--yes"],
     ):
         result = CliRunner().invoke(main, [*args, "--home", str(home.root)])
         assert result.exit_code == 0, result.output
@@ -187,7 +188,8 @@ def test_outcomes_export_writes_the_tidy_table(
     seed_home(home, *bounded_sector(seed=17, ngos=ngos, clients_per_ngo=100))
     for args in (  # the plan's largest budget, so that many shares and means show
         ("budget", "set", "--default", "--period", PERIOD, "--rho", "10"),
-        ("release", "--period", PERIOD),
+        ("budget", "set", "--default", "--annual-rho", "40"),
+        ("release", "--period", PERIOD, "--yes"),
     ):
         result = run_cli(*args, "--home", home.root)
         assert result.exit_code == 0, result.output

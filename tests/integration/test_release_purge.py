@@ -46,7 +46,7 @@ def test_purge_deletes_rows_of_released_old_periods_only(
         for period in (OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED):
             load_rows(con, *small_sector(seed=len(period) + int(period[-1])), period=period)
     for period in (OLD_RELEASED, RECENT_RELEASED):
-        result = run_cli("release", "--period", period, "--home", home.root)
+        result = run_cli("release", "--period", period, "--yes", "--home", home.root)
         assert result.exit_code == 0, result.output
     before_rows = _rows(home)
     published_before = files_under(home.published)
@@ -85,7 +85,53 @@ def test_purge_deletes_rows_of_released_old_periods_only(
     assert files_under(home.published) == published_before
 
     # A purged period has nothing left to release, and asking leaves the published zone alone.
-    again = run_cli("release", "--period", OLD_RELEASED, "--home", home.root)
+    again = run_cli("release", "--period", OLD_RELEASED, "--yes", "--home", home.root)
     assert again.exit_code == 0
     assert "Nothing to release" in again.output
     assert files_under(home.published) == published_before
+
+
+def test_a_dry_run_says_what_would_go_and_after_a_purge_status_says_rows_were_purged(
+    home: Home, run_cli: Callable[..., Any]
+) -> None:
+    """Tests that `outcomes purge --dry-run` names each period and how many rows and
+    submissions would go, deleting nothing; that after the purge `outcomes status` says the
+    period's rows were purged (not that nothing was submitted); and that what the ledger and the
+    audit log need stays: budgets, spends and the rolling year, and a verifiable audit log."""
+    with open_vault(home).connect() as con:
+        for period in (OLD_RELEASED, RECENT_RELEASED):
+            load_rows(con, *small_sector(), period=period)
+    for period in (OLD_RELEASED, RECENT_RELEASED):
+        result = run_cli("release", "--period", period, "--yes", "--home", home.root)
+        assert result.exit_code == 0, result.output
+    rows = _rows(home)
+    days = (date.today() - Period.parse(RECENT_RELEASED).end).days + 5
+    show_before = run_cli("budget", "show", "--home", home.root).output
+
+    dry = run_cli("purge", "--older-than", str(days), "--dry-run", "--home", home.root)
+    assert dry.exit_code == 0, dry.output
+    text = " ".join(dry.output.split())
+    assert f"Would purge {OLD_RELEASED}: {rows[OLD_RELEASED]:,} rows of 4 submission(s)" in text
+    assert RECENT_RELEASED not in text
+    assert "Dry run: nothing was deleted." in text
+    assert _rows(home) == rows
+
+    done = run_cli("purge", "--older-than", str(days), "--yes", "--home", home.root)
+    assert done.exit_code == 0, done.output
+    status = run_cli("status", "--home", home.root)
+    assert status.exit_code == 0, status.output
+    said = " ".join(status.output.split())
+    assert f"{OLD_RELEASED}: {rows[OLD_RELEASED]:,} rows of 4 submission(s) were purged on" in said
+    assert "its releases stay published and its budgets and spends stay in the ledger" in said
+    purged_rows = [
+        [c.strip() for c in line.split("│")[1:-1]]
+        for line in status.output.splitlines()
+        if line.count("│") > 3 and OLD_RELEASED in line
+    ]
+    assert [r[5] for r in purged_rows] == ["2", "2"]  # the Purged column, per dataset
+
+    assert run_cli("budget", "show", "--home", home.root).output == show_before
+    again = run_cli("purge", "--older-than", str(days), "--dry-run", "--home", home.root)
+    assert "Nothing to purge" in again.output
+    verify = run_cli("audit", "--verify", "--home", home.root)
+    assert verify.exit_code == 0, verify.output

@@ -1,4 +1,5 @@
-"""The release schedule releases each period once its window closes, and again for approved cells."""
+"""The release schedule proposes each period's release once its window closes (and again for
+approved cells); a proposal spends nothing and the Dagster UI shows it waiting for a steward."""
 
 from __future__ import annotations
 
@@ -38,22 +39,24 @@ def _due(home: Home) -> list[str]:
         result = release_schedule(context)
     if isinstance(result, dg.SkipReason):
         return []
+    assert release_schedule.job_name == "propose"
     return [r.partition_key for r in result]
 
 
-def test_the_schedule_releases_closed_periods_once_and_again_for_approved_cells(
+def test_the_schedule_proposes_closed_periods_once_and_again_for_approved_cells(
     home: Home, run_cli: Callable[..., Any]
 ) -> None:
-    """Tests that the schedule asks for a release of a period whose window has closed but not of
-    one still open; that it stops asking once the period is released; and that it asks again
-    when the governance group approves cells the release was waiting for."""
+    """Tests that the schedule asks for a proposal of a period whose window has closed but not
+    of one still open, on the proposing job (never the spending one); that it stops asking once
+    the period is released; and that it asks again when the governance group approves cells the
+    release was waiting for."""
     episodes, assessments = small_sector()
     seed_home(home, episodes, assessments, PERIOD)
     seed_home(home, *small_sector(seed=12), OPEN_PERIOD)
 
     assert _due(home) == [PERIOD]
 
-    released = run_cli("release", "--period", PERIOD, "--home", home.root)
+    released = run_cli("release", "--period", PERIOD, "--yes", "--home", home.root)
     assert released.exit_code == 0, released.output
     assert _due(home) == []
 
@@ -64,3 +67,40 @@ def test_the_schedule_releases_closed_periods_once_and_again_for_approved_cells(
     )  # fmt: skip
     assert approved.exit_code == 0, approved.output
     assert _due(home) == [PERIOD]
+
+
+def test_a_proposal_run_spends_nothing_and_the_ui_shows_it_waiting(home: Home) -> None:
+    """Tests that the job the schedule launches materialises the period's release_proposal,
+    whose metadata says it waits for approval and with which command, that the
+    release_waits_for_a_steward check warns (severity WARN) naming the proposal, and that
+    nothing is spent; a second run with nothing changed keeps the same proposal."""
+    from pipelines.assets.partitions import register_periods
+    from pipelines.assets.runs import QUIET, _resources
+    from pipelines.definitions import defs
+    from pipelines.hub.vault import open_vault
+
+    seed_home(home, *small_sector())
+    job = defs.resolve_job_def("propose")
+    with dg.instance_for_test() as instance:
+        register_periods(instance, [PERIOD])
+        for _ in range(2):
+            result = job.execute_in_process(
+                run_config={**QUIET, **_resources(home, None)},
+                instance=instance,
+                partition_key=PERIOD,
+            )
+            assert result.success
+        materialised = result.asset_materializations_for_node("release_proposal")[0]
+        checks = result.get_asset_check_evaluations()
+    metadata = {k: v.value for k, v in materialised.metadata.items()}
+    assert metadata["proposal"] == "2025-Q3-p1"
+    assert metadata["status"] == "waiting: approve with outcomes release --period 2025-Q3"
+    assert metadata["NGOs charged"] == 2
+    [check] = checks
+    assert check.check_name == "release_waits_for_a_steward"
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description == "2025-Q3-p1 (2025-Q3) waits: outcomes release --period 2025-Q3"
+    with open_vault(home).connect() as con:
+        assert con.execute("SELECT count(*) FROM spends").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM release_proposals").fetchone() == (1,)

@@ -166,6 +166,8 @@ def fabricated_tables(
                     "plan_digest": plan.digest,
                     "delta": plan.delta,
                     "default_rho": plan.default_rho,
+                    "annual_rho": plan.annual_rho,
+                    "annual_epsilon": 12.57,
                     **{f"audit_{k}": v for k, v in FAKE_HEAD.items()},
                 }
             ]

@@ -1,9 +1,11 @@
-"""The sample-sector generator: deterministic, contract-true, sector-shaped, messy on request."""
+"""The sample-sector generator: deterministic, contract-true, sector-shaped, messy on request,
+and, over consecutive quarters, the same clients coming back."""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -16,9 +18,9 @@ import pytest
 import yaml
 
 from pipelines.sample import shape as shape_module
-from pipelines.sample.generate import NgoExtract, Sector, generate_sector
+from pipelines.sample.generate import NgoExtract, Sector, generate_quarters, generate_sector
 from pipelines.standard.contract import Contract, load_contract
-from pipelines.standard.periods import Period
+from pipelines.standard.periods import Period, parse_range
 
 PERIOD = Period.parse("2026-Q3")
 TODAY = date(2026, 11, 21)
@@ -472,3 +474,162 @@ def test_invalid_arguments_are_refused_with_a_precise_message(
     with pytest.raises(ValueError, match=message):
         _generate(tmp_path, **overrides)
     assert not any(tmp_path.iterdir())
+
+
+# --- quarters: a sector over time ----------------------------------------------------------------
+
+YEAR = parse_range("2025-Q4..2026-Q3")
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Sector, ...]:
+    """Eight NGOs (one large) over four quarters."""
+    return generate_quarters(
+        tmp_path_factory.mktemp("year"), ngos=8, periods=YEAR, seed=2026, today=TODAY
+    )
+
+
+def _by_episode(rows: Rows) -> dict[str, dict[str, str]]:
+    return {row["episode_id"]: row for row in rows}
+
+
+def test_quarters_are_written_one_folder_per_period_and_a_quarter_is_a_range_of_one(
+    tmp_path: Path, year: tuple[Sector, ...]
+) -> None:
+    """Tests that a range writes OUT/<period>/<ngo>/ for each quarter, that the same arguments
+    give byte-identical files, and that a range's first quarter holds exactly what generating
+    that quarter alone writes."""
+    assert [s.period for s in year] == [str(p) for p in YEAR]
+    assert all(n.episodes_path.parent == s.out_dir / n.ngo_id for s in year for n in s.ngos)
+    assert all(s.out_dir.name == s.period for s in year)
+    again = generate_quarters(tmp_path / "again", ngos=8, periods=YEAR, seed=2026, today=TODAY)
+    assert _files(year[0].out_dir.parent) == _files(again[0].out_dir.parent)
+    alone = generate_sector(tmp_path / "alone", ngos=8, period=YEAR[0], seed=2026, today=TODAY)
+    assert _files(alone.out_dir) == _files(year[0].out_dir)
+
+
+def test_clients_persist_and_open_episodes_carry_over_with_the_same_references(
+    year: tuple[Sector, ...],
+) -> None:
+    """Tests that, at every NGO and between consecutive quarters: every episode still open at a
+    quarter's end appears in the next with the same client and episode references, start date,
+    programme and demographics; every episode begun before a later quarter was open in the one
+    before; most clients continue, some leave and new ones arrive; and a carried episode keeps
+    its first scores, and its second score once it has one."""
+    continued = served = left = arrived = 0
+    for before, after in itertools.pairwise(year):
+        for old, new in zip(before.ngos, after.ngos, strict=True):
+            old_eps, new_eps = (
+                _by_episode(_read(old.episodes_path)[1]),
+                _by_episode(_read(new.episodes_path)[1]),
+            )
+            kept = ("client_id", "start_date", "programme", "region", "age_band", "ethnicity")
+            for eid, row in old_eps.items():
+                if row["end_date"] == "":
+                    assert eid in new_eps, (old.ngo_id, eid)
+                    assert all(new_eps[eid][k] == row[k] for k in kept)
+            start = Period.parse(after.period).start.isoformat()
+            for eid, row in new_eps.items():
+                if row["start_date"] < start:
+                    assert old_eps[eid]["end_date"] == ""
+            old_clients = {r["client_id"] for r in old_eps.values()}
+            new_clients = {r["client_id"] for r in new_eps.values()}
+            continued += len(new_clients & old_clients)
+            served += len(new_clients)
+            left += len(old_clients - new_clients)
+            arrived += len(new_clients - old_clients)
+            assert new.continuing == len(new_clients & old_clients)
+            old_scores = {(r["episode_id"], r["domain"]): r for r in _read(old.assessments_path)[1]}
+            for r in _read(new.assessments_path)[1]:
+                earlier = old_scores.get((r["episode_id"], r["domain"]))
+                if earlier is not None:
+                    assert earlier["pre_score"] == r["pre_score"]
+                    assert earlier["post_score"] in ("", r["post_score"])
+    assert 0.55 <= continued / served <= 0.9
+    assert left > 0.05 * served
+    assert arrived > 0.1 * served
+
+
+def test_ids_of_later_quarters_never_look_like_direct_identifiers(
+    year: tuple[Sector, ...],
+) -> None:
+    """Tests that the clients who arrive in later quarters get ids that, like the first
+    quarter's, match no NHI, IRD, phone, email or date pattern."""
+    for sector in year[1:]:
+        for _, episodes, _ in _sector_rows(sector):
+            for row in episodes:
+                assert re.fullmatch(r"C-\d{7}", row["client_id"])
+                for value in (row["client_id"], row["episode_id"]):
+                    assert _looks_like_identifier(value, EPISODES) is None, value
+
+
+def test_every_quarter_of_a_range_looks_like_the_sector(year: tuple[Sector, ...]) -> None:
+    """Tests that later quarters keep the first quarter's shape: episodes per client, open
+    episodes, paired assessments and contract-true values, quarter after quarter."""
+    for sector in year:
+        rows = list(_sector_rows(sector))
+        episodes = sum(len(e) for _, e, _ in rows)
+        clients = sum(n.clients for n, _, _ in rows)
+        ongoing = sum(r["end_date"] == "" for _, e, _ in rows for r in e)
+        paired = sum(len({r["episode_id"] for r in a if r["post_score"]}) for _, _, a in rows)
+        assert 2.6 <= episodes / clients <= 3.5, sector.period
+        assert 0.25 <= ongoing / episodes <= 0.35, sector.period
+        assert 0.45 <= paired / episodes <= 0.65, sector.period
+        for _, e, a in rows:
+            _check_values(EPISODES, e)
+            _check_values(ASSESSMENTS, a)
+            assert len({r["episode_id"] for r in e}) == len(e)
+
+
+def test_periods_that_are_not_consecutive_quarters_in_order_are_refused(tmp_path: Path) -> None:
+    """Tests that a list of periods with a gap, backwards or empty is refused with the rule
+    named, and nothing is written."""
+    q = [Period.parse(p) for p in ("2025-Q4", "2026-Q1", "2026-Q3")]
+    for periods, message in (
+        (q, r"periods must be consecutive quarters in order, got 2025-Q4, 2026-Q1, 2026-Q3"),
+        (q[1::-1], r"consecutive quarters in order, got 2026-Q1, 2025-Q4"),
+        ((), r"periods must be Periods"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            generate_quarters(tmp_path, ngos=2, periods=periods, seed=1, today=TODAY)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--periods", "2026-Q3..2025-Q4"], r"the range 2026-Q3\.\.2025-Q4 runs backwards"),
+        (["--periods", "2025-10..2026-09"], r"'2025-10' is not a quarter"),
+        (["--periods", "2025-Q4..2026-Q3", "--period", "2026-Q3"], r"exactly one of --period"),
+        ([], r"exactly one of --period P or --periods FIRST\.\.LAST"),
+    ],
+    ids=["backwards", "months", "both", "neither"],
+)
+def test_outcomes_generate_refuses_a_range_that_is_backwards_or_not_quarters(
+    tmp_path: Path, run_cli: Any, args: list[str], message: str
+) -> None:
+    """Tests that `outcomes generate --periods` refuses a backwards range or one that names
+    months, and a command with both or neither of --period and --periods, with a usage error
+    (exit 2) naming the problem; nothing is written."""
+    out = tmp_path / "out"
+    result = run_cli("generate", "--ngos", "2", "--out", out, *args)
+    assert result.exit_code == 2
+    assert re.search(message, " ".join(result.output.split())), result.output
+    assert not out.exists()
+
+
+def test_outcomes_generate_writes_a_year_and_says_who_came_back(
+    tmp_path: Path, run_cli: Any
+) -> None:
+    """Tests that `outcomes generate --periods FIRST..LAST` writes one folder per quarter and
+    reports, per quarter, the clients also served the quarter before."""
+    out = tmp_path / "out"
+    result = run_cli("generate", "--ngos", "3", "--periods", "2025-Q3..2025-Q4", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["2025-Q3", "2025-Q4"]
+    text = " ".join(result.output.split())
+    assert re.search(
+        r"Wrote 3 NGOs for 2025-Q4 to .*: [\d,]+ clients \([\d,]+ of them also the "
+        r"quarter before\)",
+        text,
+    )

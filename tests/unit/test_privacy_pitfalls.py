@@ -43,6 +43,7 @@ from pipelines.hub.release import (
     contributing_ngos,
     ngos_by_measure,
     plan_parts,
+    propose_and_approve,
     release_period,
 )
 from pipelines.hub.release import noise as release_noise
@@ -70,6 +71,7 @@ def _noise_free_cells(
 
 
 def _release(con: duckdb.DuckDBPyConnection) -> str:
+    propose_and_approve(con, default_plan(), PERIOD, by="steward")
     outcome = release_period(con, default_plan(), PLAN_FILE.read_text(encoding="utf-8"), PERIOD)
     return outcome.release_id
 

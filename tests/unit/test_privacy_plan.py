@@ -55,3 +55,32 @@ def test_the_shipped_plan_is_valid_and_keys_come_from_the_contracts() -> None:
     assert plan.key_sets["change"] == tuple(str(c) for c in range(-4, 5))
     shares = sum(plan.share(m) * len(plan.components(m)) for m in plan.measures)
     assert math.isclose(shares, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("annual", "message"),
+    [
+        (None, r"release plan, privacy: annual_rho must be a positive number, got None"),
+        (-1, r"annual_rho must be a positive number, got -1"),
+        (0.25, r"annual_rho 0\.25 is below default_rho 0\.5: not even one quarter"),
+        (41, r"annual_rho 41 is above four quarters at max_rho \(40\), so it would cap nothing"),
+    ],
+    ids=["missing", "negative", "below-one-quarter", "above-four-max-quarters"],
+)
+def test_a_rolling_year_cap_that_cannot_work_is_refused(annual: object, message: str) -> None:
+    """Tests that the plan's rolling-year cap (annual_rho) must be given, positive, room for one
+    quarter at the default budget and no more than four quarters at max_rho."""
+    doc = plan_doc()
+    if annual is None:
+        del doc["privacy"]["annual_rho"]
+    else:
+        doc["privacy"]["annual_rho"] = annual
+    with pytest.raises(PlanError, match=message):
+        parse_plan(doc)
+
+
+def test_the_shipped_plan_fits_four_quarters_at_the_default_budget_in_its_year() -> None:
+    """Tests that the shipped rolling-year cap admits four quarters at the default budget (a
+    normal year is never refused) and no more (the year's guarantee is what the plan says)."""
+    plan = default_plan()
+    assert plan.annual_rho == pytest.approx(4 * plan.default_rho)

@@ -13,7 +13,7 @@ from pipelines.standard.names import (
     check_submission_id,
     submission_id,
 )
-from pipelines.standard.periods import Period
+from pipelines.standard.periods import Period, parse_range
 
 
 def test_a_period_parses_and_knows_its_first_and_last_day() -> None:
@@ -46,6 +46,37 @@ def test_periods_step_across_year_ends_and_order_in_time() -> None:
     assert str(Period.parse("2026-Q2").next().previous()) == "2026-Q2"
     assert Period.parse("2025-Q4") < Period.parse("2026-Q1") < Period.parse("2026-Q2")
     assert Period.parse("2026-Q3").window_closes(30) == date(2026, 10, 31)
+
+
+def test_a_range_of_quarters_lists_every_quarter_in_order_across_year_ends() -> None:
+    """Tests that FIRST..LAST gives every quarter from FIRST to LAST, that one quarter is a range
+    of one, and that back(3) starts the four quarters ending at a period."""
+    assert [str(p) for p in parse_range("2025-Q4..2026-Q3")] == [
+        "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3",
+    ]  # fmt: skip
+    assert parse_range("2026-Q3") == (Period.parse("2026-Q3"),)
+    assert parse_range("2026-Q3..2026-Q3") == (Period.parse("2026-Q3"),)
+    assert str(Period.parse("2026-Q2").back(3)) == "2025-Q3"
+    assert Period.parse("2025-Q3").through(Period.parse("2025-Q2")) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-Q3..2025-Q4", r"the range 2026-Q3\.\.2025-Q4 runs backwards: write the earlier "
+         r"quarter first, like 2025-Q4\.\.2026-Q3"),
+        ("2025-10..2026-09", r"names two quarters written YYYY-Qn.*'2025-10' is not a quarter"),
+        ("2025-Q4..", r"'' is not a quarter"),
+        ("2025-Q4-2026-Q3", r"'2025-Q4-2026-Q3' is not a quarter"),
+        ("2010-Q1..2020-Q1", r"spans 41 quarters; at most 40"),
+    ],
+    ids=["backwards", "months", "open-ended", "dash", "too-long"],
+)  # fmt: skip
+def test_a_range_that_is_backwards_or_not_quarters_is_refused(text: str, message: str) -> None:
+    """Tests that a period range running backwards, naming months or anything but quarters, or
+    spanning more than ten years is refused with the form expected."""
+    with pytest.raises(ValueError, match=message):
+        parse_range(text)
 
 
 @pytest.mark.parametrize("text", ["2026-Q5", "2026-Q0", "2026Q3", "26-Q3", "Q3-2026", "../x", ""])

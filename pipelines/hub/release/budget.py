@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from pipelines.hub.ledger import TOLERANCE, Balance
 from pipelines.hub.release.errors import ReleaseError
+from pipelines.hub.rolling_year import YearBalance
 
 LISTED = 10
 """NGOs named in a refusal; the rest are counted."""
@@ -41,6 +42,31 @@ def check_budget(period: str, balances: Sequence[Balance], asked: Mapping[str, f
                 for b in short
             ],
             f"Raise their budgets with {_set_budget(period)}, or lower the plan's weights.",
+        )
+
+
+def _set_cap() -> str:
+    return "`outcomes budget set --ngo ID --annual-rho R` (or --default)"
+
+
+def check_year(period: str, years: Sequence[YearBalance], asked: Mapping[str, float]) -> None:
+    """Refuse, before any mechanism runs, a release that would take any NGO over its rolling-year
+    cap: the rho any four consecutive quarters may spend (``years``: the busiest four quarters
+    containing ``period``, per NGO, before this release)."""
+    over = [y for y in years if y.spent + asked.get(y.ngo_id, 0.0) > y.cap * (1 + TOLERANCE)]
+    if over:
+        raise refusal(
+            f"The release of {period}",
+            f"{len(over)} NGO(s) would spend more than their rolling-year cap (the rho any four "
+            "consecutive quarters may spend).",
+            [
+                f"{y.ngo_id}: quarters {y.window} cap rho {y.cap:.4g}, already spent "
+                f"{y.spent:.4g} ({y.spent_text()}), left {y.left:.4g}, this release asks "
+                f"{asked[y.ngo_id]:.4g}"
+                for y in sorted(over, key=lambda y: y.left - asked[y.ngo_id])
+            ],
+            f"Raise their caps with {_set_cap()}, or lower their budgets for {period} to what "
+            f"their year has left with {_set_budget(period)}.",
         )
 
 

@@ -7,6 +7,8 @@ budget, draws the noise and commits. Both types are frozen.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -34,10 +36,29 @@ class ReleaseDraft:
     parts: tuple[Part, ...]
     pending: tuple[str, ...]
     """Governed parts waiting for the governance group's approval."""
+    plan_digest: str
+    inputs: tuple[str, ...]
+    """The current submissions of the period (sorted ids): what the release reads."""
 
     @property
     def charges(self) -> dict[str, float]:
         return charges(self.parts)
+
+    @property
+    def digest(self) -> str:
+        """What a steward approves: the release, the plan, the submissions it reads and every
+        part with its payers and its rho. Anything that changes what would be read or spent
+        (a new or corrected submission, a budget, a governance decision, the plan) changes it."""
+        body = {
+            "release": [self.release_id, self.period, self.kind, self.supersedes],
+            "plan": self.plan_digest,
+            "inputs": list(self.inputs),
+            "parts": sorted(
+                [p.part_id, list(p.charged), repr(p.calibration.rho)] for p in self.parts
+            ),
+        }
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

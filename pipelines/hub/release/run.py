@@ -3,12 +3,16 @@
 The order of work makes the guarantees:
 
 1. :func:`describe` plans every part from the vault's state without drawing
-   noise, and refuses a release an NGO cannot pay for;
-2. the budget check runs before any mechanism: a release that would exceed
-   any NGO's budget is refused whole, saying what is left and what was asked;
-3. the whole plan is dry-run on empty tables of the vault's schema;
-4. exact aggregates are computed, noise is drawn (OpenDP), and everything is
-   committed in one transaction.
+   noise, and refuses a release an NGO cannot pay for, in its quarter or in
+   its rolling year;
+2. :func:`execute` spends only under a steward's recorded approval of exactly
+   this release (its digest; see :mod:`pipelines.hub.release.approval`);
+3. the budget checks run again before any mechanism: a release that would
+   exceed any NGO's quarter budget or rolling-year cap is refused whole,
+   saying what is left and what was asked;
+4. the whole plan is dry-run on empty tables of the vault's schema;
+5. exact aggregates are computed, noise is drawn (OpenDP), and everything,
+   the approval's use included, is committed in one transaction.
 
 Running again returns the stored release and spends nothing. A changed plan
 needs ``supersede``, which spends again, and the ledger shows both.
@@ -20,13 +24,22 @@ import duckdb
 
 from pipelines.hub import ledger
 from pipelines.hub.crash import crashpoint, pausepoint
-from pipelines.hub.release.budget import allotment, check_budget, check_supersede
+from pipelines.hub.release.budget import (
+    allotment,
+    check_budget,
+    check_supersede,
+    check_year,
+    refusal,
+)
 from pipelines.hub.release.draft import ReleaseDraft, ReleaseOutcome
 from pipelines.hub.release.errors import NothingToRelease, ReleaseError
 from pipelines.hub.release.noise import compute, dry_run
 from pipelines.hub.release.parts import plan_parts
 from pipelines.hub.release.store import commit, contributing_ngos
-from pipelines.hub.vault import budgets, releases
+from pipelines.hub.rolling_year import year_balances
+from pipelines.hub.vault import budgets, proposals, releases, submissions
+from pipelines.hub.vault.proposals import StoredApproval
+from pipelines.hub.vault.statuses import ProposalStatus
 from pipelines.privacy.plan import ReleasePlan
 
 
@@ -41,6 +54,7 @@ def describe(
     ngos = sorted(set(contributing["episodes"]) | set(contributing["assessments"]))
     budget = ledger.budgets(con, plan, period, ngos)
     current = releases.current(con, period)
+    inputs = submissions.current_ids(con, period)
     if current and not supersede:
         if current.plan_digest != plan.digest:
             raise ReleaseError(
@@ -61,17 +75,23 @@ def describe(
             return ReleaseOutcome(
                 current.release_id, period, "stored", pending_approval=tuple(pending)
             )
-        return ReleaseDraft(
-            current.release_id,
-            period,
-            "addendum",
-            current.version,
-            None,
-            contributing,
-            base,
-            approved,
-            governed,
-            tuple(pending),
+        return _affordable(
+            con,
+            plan,
+            ReleaseDraft(
+                current.release_id,
+                period,
+                "addendum",
+                current.version,
+                None,
+                contributing,
+                base,
+                approved,
+                governed,
+                tuple(pending),
+                plan.digest,
+                inputs,
+            ),
         )
     version = releases.next_version(con, period)
     previous = current.release_id if current else None
@@ -79,17 +99,59 @@ def describe(
     if previous:
         check_supersede(period, previous, budget, base, releases.allotments(con, previous))
     parts, pending = plan_parts(plan, contributing, base, approved)
-    return ReleaseDraft(
-        f"{period}-r{version}",
-        period,
-        "new",
-        version,
-        previous,
-        contributing,
-        base,
-        approved,
-        tuple(parts),
-        tuple(pending),
+    return _affordable(
+        con,
+        plan,
+        ReleaseDraft(
+            f"{period}-r{version}",
+            period,
+            "new",
+            version,
+            previous,
+            contributing,
+            base,
+            approved,
+            tuple(parts),
+            tuple(pending),
+            plan.digest,
+            inputs,
+        ),
+    )
+
+
+def _affordable(
+    con: duckdb.DuckDBPyConnection, plan: ReleasePlan, draft: ReleaseDraft
+) -> ReleaseDraft:
+    """The draft, once every NGO it charges can pay for it in its quarter and its rolling year;
+    refused (before any mechanism) otherwise."""
+    asked = draft.charges
+    check_budget(draft.period, ledger.balances(con, plan, draft.period, asked), asked)
+    check_year(draft.period, year_balances(con, plan, draft.period, asked), asked)
+    return draft
+
+
+def approval_of(con: duckdb.DuckDBPyConnection, draft: ReleaseDraft) -> StoredApproval:
+    """The steward's approval of exactly this release (by its digest); refused without one."""
+    found = proposals.approval_for(con, draft.period, draft.digest)
+    if found is not None:
+        return found
+    approved = [
+        p for p in proposals.open_for(con, draft.period) if p.status == ProposalStatus.APPROVED
+    ]
+    why = (
+        f"proposal {approved[0].proposal_id} was approved, but what the release would read or "
+        "spend has changed since (a submission, a budget, a governance decision or the plan), "
+        "so a new proposal is needed."
+        if approved
+        else "no steward has approved it, and nothing spends budget without a recorded approval."
+    )
+    again = " --supersede" if draft.supersedes else ""
+    raise refusal(
+        f"The release of {draft.period}",
+        why,
+        [],
+        f"See what it would use and spend, and approve it, with "
+        f"`outcomes release --period {draft.period}{again}`.",
     )
 
 
@@ -101,15 +163,16 @@ def execute(
     *,
     actor: str,
 ) -> ReleaseOutcome:
-    """Check the draft's budget, dry-run it, draw its noise and commit it."""
+    """Find the steward's approval, check the draft's budgets, dry-run it, draw its noise and
+    commit it (using up the approval)."""
+    approval = approval_of(con, draft)
     parts = list(draft.parts)
-    asked = draft.charges
-    check_budget(draft.period, ledger.balances(con, plan, draft.period, asked), asked)
+    asked = _affordable(con, plan, draft).charges
     dry_run(plan, draft.period, parts, draft.contributing, draft.approved)
     cells = compute(con, plan, draft.period, parts, draft.contributing)
     crashpoint("after-noise")
     pausepoint("after-noise")
-    commit(con, plan, draft, cells, actor=actor, plan_text=plan_text)
+    commit(con, plan, draft, cells, actor=actor, plan_text=plan_text, approval=approval)
     crashpoint("after-commit")
     return ReleaseOutcome(
         draft.release_id, draft.period, draft.kind, asked, len(parts), draft.pending
@@ -125,7 +188,8 @@ def release_period(
     supersede: bool = False,
     actor: str = "hub release",
 ) -> ReleaseOutcome:
-    """Release ``period`` (or return the stored release), spending each NGO's budget at most once."""
+    """Release ``period`` (or return the stored release), spending each NGO's budget at most once
+    and only under a steward's approval of exactly this release."""
     described = describe(con, plan, period, supersede=supersede)
     if isinstance(described, ReleaseOutcome):
         return described

@@ -1,7 +1,7 @@
 """The release's store: who contributes, and the one transaction that commits a release.
 
-The release, its parts, its cells, the ledger's spends and the audit entry are
-written together. Until the transaction commits nothing is spent and nothing
+The release, its parts, its cells, the ledger's spends, the use of the steward's
+approval and the audit entry are written together. Until the transaction commits nothing is spent and nothing
 exists; a crash before it leaves no trace; a crash after it leaves a complete
 release that the next run publishes.
 """
@@ -17,7 +17,9 @@ from pipelines.db import transaction
 from pipelines.hub import audit
 from pipelines.hub.release.draft import ReleaseDraft
 from pipelines.hub.release.parts import contributing
-from pipelines.hub.vault import releases, submissions
+from pipelines.hub.vault import proposals, releases, submissions
+from pipelines.hub.vault.proposals import StoredApproval
+from pipelines.hub.vault.statuses import ProposalStatus
 from pipelines.privacy.plan import ReleasePlan
 
 
@@ -34,8 +36,10 @@ def commit(
     *,
     actor: str,
     plan_text: str,
+    approval: StoredApproval,
 ) -> None:
-    """Write the draft's release, parts, cells and spends and its audit entry, all or nothing."""
+    """Write the draft's release, parts, cells and spends and its audit entry, and mark the
+    approved proposal released (so one approval pays for one release), all or nothing."""
     now = datetime.now(UTC)
     per_part = cells["part_id"].value_counts()
     part_rows = pd.DataFrame(
@@ -88,6 +92,7 @@ def commit(
                 created_at=now,
                 created_by=actor,
                 supersedes=draft.supersedes,
+                inputs=draft.inputs,
             )
             releases.append(
                 con,
@@ -97,6 +102,7 @@ def commit(
         releases.append(con, "release_parts", part_rows)
         releases.append(con, "spends", spend_rows)
         releases.append(con, "release_cells", cell_rows)
+        proposals.set_status(con, approval.proposal_id, ProposalStatus.RELEASED, now)
         audit.record(
             con,
             [
@@ -111,6 +117,9 @@ def commit(
                         "ngos_charged": len(asked),
                         "max_rho_charged": round(max(asked.values(), default=0.0), 12),
                         "supersedes": draft.supersedes,
+                        "proposal": approval.proposal_id,
+                        "proposal_digest": approval.digest,
+                        "approved_by": approval.approved_by,
                     },
                 )
             ],

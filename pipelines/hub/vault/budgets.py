@@ -1,8 +1,10 @@
-"""The ``budgets`` and ``approvals`` tables' SQL: what stewards set and what governance decided.
+"""The ``budgets``, ``annual_caps`` and ``approvals`` tables' SQL: what stewards set and what
+governance decided.
 
 Budgets are zCDP rho per NGO (or ``*``, the period's default) per period.
-Approvals are events; the latest decision for a period, dimension and value is
-the one in force.
+Annual caps are zCDP rho per NGO (or ``*``, the default) over any four
+consecutive quarters. Approvals are events; the latest decision for a period,
+dimension and value is the one in force.
 """
 
 from __future__ import annotations
@@ -49,6 +51,30 @@ def upsert(
     con.execute(
         "INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?, ?, ?)",
         [period, ngo_id, rho, by, at, note],
+    )
+
+
+# --- rolling-year caps ---------------------------------------------------------------------------
+
+
+def annual_caps(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Caps set by stewards: per NGO id, and :data:`DEFAULT` for every NGO without its own."""
+    return {
+        str(n): float(r) for n, r in con.execute("SELECT ngo_id, rho FROM annual_caps").fetchall()
+    }
+
+
+def upsert_annual_cap(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    ngo_id: str,
+    rho: float,
+    by: str,
+    at: datetime,
+    note: str | None,
+) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO annual_caps VALUES (?, ?, ?, ?, ?)", [ngo_id, rho, by, at, note]
     )
 
 

@@ -8,7 +8,7 @@ rows the release wrote.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,6 +88,18 @@ def allotments(con: duckdb.DuckDBPyConnection, release_id: str) -> dict[str, flo
     }
 
 
+def contributors(con: duckdb.DuckDBPyConnection, period: str) -> set[str]:
+    """NGOs whose submissions the period's current release used."""
+    return {
+        str(n)
+        for (n,) in con.execute(
+            "SELECT DISTINCT s.ngo_id FROM release_inputs i JOIN releases r USING (release_id) "
+            "JOIN submissions s USING (submission_id) WHERE r.period = ? AND r.status = ?",
+            [period, ReleaseStatus.CURRENT],
+        ).fetchall()
+    }
+
+
 def unreleased_submissions(con: duckdb.DuckDBPyConnection, period: str) -> int:
     """Current submissions of ``period`` that its current release did not use."""
     row = con.execute(
@@ -112,6 +124,20 @@ def spent(
             "SELECT ngo_id, sum(rho) FROM spends WHERE period = ? AND release_id <> ? "
             "GROUP BY ngo_id",
             [period, except_release or ""],
+        ).fetchall()
+    }
+
+
+def spent_in(
+    con: duckdb.DuckDBPyConnection, periods: Sequence[str]
+) -> dict[tuple[str, str], float]:
+    """Each (period, NGO)'s total spend in ``periods``: the quarters a rolling year can reach."""
+    return {
+        (str(p), str(n)): float(r)
+        for p, n, r in con.execute(
+            "SELECT period, ngo_id, sum(rho) FROM spends WHERE list_contains(?, period) "
+            "GROUP BY 1, 2",
+            [list(periods)],
         ).fetchall()
     }
 
@@ -200,8 +226,10 @@ def insert_release(
     created_at: datetime,
     created_by: str,
     supersedes: str | None,
+    inputs: Sequence[str],
 ) -> None:
-    """A new current release of its period; the one it supersedes (if any) stops being current."""
+    """A new current release of its period, made from the submissions ``inputs`` (those its
+    approval covered); the one it supersedes (if any) stops being current."""
     if supersedes:
         con.execute(
             "UPDATE releases SET status = ?, superseded_by = ? WHERE release_id = ?",
@@ -222,8 +250,7 @@ def insert_release(
         ],
     )
     con.execute(
-        "INSERT INTO release_inputs SELECT ?, submission_id FROM current_submissions WHERE period = ?",
-        [release_id, period],
+        "INSERT INTO release_inputs SELECT ?, unnest(?::VARCHAR[])", [release_id, list(inputs)]
     )
 
 

@@ -125,12 +125,39 @@ def _version_5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CHECKPOINTS_DDL)
 
 
+_YEAR = """
+CREATE TABLE annual_caps (
+    ngo_id VARCHAR PRIMARY KEY, rho DOUBLE NOT NULL,
+    set_by VARCHAR NOT NULL, set_at TIMESTAMPTZ NOT NULL, note VARCHAR
+);
+CREATE TABLE release_proposals (
+    proposal_id VARCHAR PRIMARY KEY, period VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    release_id VARCHAR NOT NULL, supersedes VARCHAR, digest VARCHAR NOT NULL,
+    plan_digest VARCHAR NOT NULL, inputs VARCHAR[] NOT NULL, summary JSON NOT NULL,
+    proposed_at TIMESTAMPTZ NOT NULL, proposed_by VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,          -- a ProposalStatus
+    status_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE release_approvals (
+    proposal_id VARCHAR PRIMARY KEY, digest VARCHAR NOT NULL,
+    approved_by VARCHAR NOT NULL, approved_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+
+def _version_6(con: duckdb.DuckDBPyConnection) -> None:
+    # A year of quarters: each NGO's rolling-year cap (``*``: the default for NGOs without one),
+    # and the releases the schedule proposes with the steward approvals they need (decision 015).
+    con.execute(_YEAR)
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_1,
     _version_2,
     _version_3,
     _version_4,
     _version_5,
+    _version_6,
 ]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 

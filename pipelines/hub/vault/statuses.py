@@ -1,4 +1,4 @@
-"""The statuses the vault records, as types: what a submission or a release can be.
+"""The statuses the vault records, as types: what a submission, a release or a proposal can be.
 
 They are ``StrEnum`` so that a status is stored, compared and passed to SQL as
 its plain text, while code can only name statuses that exist.
@@ -33,3 +33,21 @@ class ReleaseStatus(StrEnum):
 
     CURRENT = "current"
     SUPERSEDED = "superseded"
+
+
+class ProposalStatus(StrEnum):
+    """Where a proposed release stands: nothing is spent until a steward approves it."""
+
+    WAITING = "waiting"
+    """Made (by the schedule or ``outcomes release``); waits for a steward's approval."""
+    APPROVED = "approved"
+    """A steward approved it; the release it describes may now spend, once."""
+    RELEASED = "released"
+    """The release it describes was committed, with its spends, under this approval."""
+    REPLACED = "replaced"
+    """The vault changed (submissions, budgets, approvals, the plan) before it was released;
+    a newer proposal replaces it, and it can no longer be approved."""
+
+
+OPEN_PROPOSALS = (ProposalStatus.WAITING, ProposalStatus.APPROVED)
+"""Proposals that still describe a release that may happen."""

@@ -76,6 +76,16 @@ def current_ngos(con: duckdb.DuckDBPyConnection, period: str) -> list[tuple[str,
     ]
 
 
+def current_ids(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
+    """The ids of every current submission of ``period``, sorted: what a release of it reads."""
+    return tuple(
+        str(s)
+        for (s,) in con.execute(
+            "SELECT submission_id FROM current_submissions WHERE period = ? ORDER BY 1", [period]
+        ).fetchall()
+    )
+
+
 def current_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Periods with at least one current submission, oldest first."""
     return [
@@ -161,9 +171,22 @@ def ids_in_period(con: duckdb.DuckDBPyConnection, period: str) -> list[str]:
     ]
 
 
+_ROWS_HELD = (SubmissionStatus.ACCEPTED, SubmissionStatus.SUPERSEDED, SubmissionStatus.STAGED)
+"""Submissions whose rows are in the vault (purging deletes them)."""
+
+
+def count_held(con: duckdb.DuckDBPyConnection, period: str) -> int:
+    """Submissions of ``period`` whose rows the vault holds."""
+    row = con.execute(
+        "SELECT count(*) FROM submissions WHERE period = ? AND list_contains(?, status)",
+        [period, [str(h) for h in _ROWS_HELD]],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def mark_purged(con: duckdb.DuckDBPyConnection, period: str, now: datetime) -> list[str]:
     """Mark every submission of ``period`` whose rows the vault held as purged; return their ids."""
-    held = [SubmissionStatus.ACCEPTED, SubmissionStatus.SUPERSEDED, SubmissionStatus.STAGED]
+    held = list(_ROWS_HELD)
     return [
         str(s)
         for (s,) in con.execute(

@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 
 from pipelines.hub.bounding import AGGREGATES
-from pipelines.hub.vault.statuses import ReleaseStatus, SubmissionStatus
+from pipelines.hub.vault.statuses import ProposalStatus, ReleaseStatus, SubmissionStatus
 from pipelines.privacy.plan import ALL, OPEN, Component
 from pipelines.privacy.statistics import SENSITIVITIES, STATISTIC_NAMES, STATISTICS, StatisticName
 from pipelines.standard.rules import KINDS, RuleKind
@@ -56,3 +56,4 @@ def test_statuses_are_the_words_stored_in_the_vault() -> None:
     """Tests that statuses compare equal to the text the vault stores."""
     assert SubmissionStatus.ACCEPTED == "accepted"
     assert {str(s) for s in ReleaseStatus} == {"current", "superseded"}
+    assert {str(s) for s in ProposalStatus} == {"waiting", "approved", "released", "replaced"}
