@@ -156,5 +156,5 @@ def test_a_release_killed_at_a_random_moment_completes_on_the_next_run(
     proc.kill()
     proc.wait(timeout=60)
     again = run_cli("release", "--period", PERIOD, "--yes", "--home", home.root)
-    assert again.exit_code == 0, (delay, again.output)
+    assert again.exit_code == 0, f"killed after {delay:.2f} s, then: {again.output}"
     _assert_whole(home)
