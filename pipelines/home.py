@@ -30,11 +30,30 @@ def resolve_home(home: str | os.PathLike[str] | None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+MARKER = ".outcomes-hub"
+"""The file that makes a folder a hub's home; only the commands that create a hub write it."""
+
+
 @dataclass(frozen=True)
 class Home:
     """Paths of one hub's runtime folder. Creating a path here never writes anything."""
 
     root: Path
+
+    def is_hub(self) -> bool:
+        """Whether this folder holds a hub (its marker, or a vault made before markers)."""
+        return (self.root / MARKER).is_file() or self.vault_file.is_file()
+
+    def create(self) -> Home:
+        """Make this folder a hub's home (owner-only); harmless when it already is one."""
+        private_dir(self.root)
+        marker = self.root / MARKER
+        if not marker.exists():
+            marker.write_text(
+                "This folder is an Outcome Hub home: its vault, inbox, keys and published zone.\n",
+                encoding="utf-8",
+            )
+        return self
 
     # NGO zone ---------------------------------------------------------------
     def ngo_dir(self, ngo_id: str) -> Path:
@@ -78,6 +97,11 @@ class Home:
         return self.hub / "dagster"
 
     # published zone ---------------------------------------------------------
+    @property
+    def desk(self) -> Path:
+        """The hub's front desk (SQLite): the NGO register, receipts, the journal."""
+        return self.hub / "desk.sqlite"
+
     @property
     def published(self) -> Path:
         return self.root / "published"

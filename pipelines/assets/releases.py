@@ -50,6 +50,7 @@ def period_release(
             plan,
             plan_text,
             context.partition_key,
+            registered=hub.registered_ngos(),
             supersede=config.supersede,
             actor=config.requested_by,
         )

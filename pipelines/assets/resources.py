@@ -13,6 +13,8 @@ import dagster as dg
 import yaml
 
 from pipelines.home import Home, resolve_home
+from pipelines.hub.desk import register
+from pipelines.hub.desk.store import opened
 from pipelines.hub.vault import Vault, open_vault
 from pipelines.privacy.plan import PLAN_FILE, ReleasePlan, load_plan, parse_plan
 
@@ -34,6 +36,11 @@ class HubResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def vault(self) -> Vault:
         return open_vault(self.layout())
+
+    def registered_ngos(self) -> frozenset[str]:
+        """The ids the NGO register knows (public metadata, from the hub's desk)."""
+        with opened(self.layout()) as desk:
+            return frozenset(n.ngo_id for n in register.listing(desk))
 
     def plan_path(self) -> Path:
         return Path(self.plan_file) if self.plan_file else PLAN_FILE

@@ -12,7 +12,7 @@ import os
 import click
 
 from pipelines import __version__
-from pipelines.cli import demo, hub, ngo, site, steward
+from pipelines.cli import demo, hub, ngo, register, site, steward
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -27,5 +27,12 @@ def main() -> None:
     """
 
 
-for command in (*ngo.COMMANDS, *hub.COMMANDS, *steward.COMMANDS, *site.COMMANDS, demo.demo):
+for command in (
+    *ngo.COMMANDS,
+    *register.COMMANDS,
+    *hub.COMMANDS,
+    *steward.COMMANDS,
+    *site.COMMANDS,
+    demo.demo,
+):
     main.add_command(command)

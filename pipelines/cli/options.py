@@ -19,19 +19,37 @@ console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 
-def home_option(func: F) -> F:
-    """``--home DIR``: the hub's runtime folder (default ``$OUTCOMES_HOME``, else ``./var``)."""
-
+def _home_option(creates: bool) -> Callable[[F], F]:
     def to_home(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Home:
-        return Home(resolve_home(value))
+        home = Home(resolve_home(value))
+        if creates:
+            return home
+        if not home.is_hub():
+            raise click.BadParameter(
+                f"{home.root} is not an Outcome Hub home (it holds no hub). Point --home, or "
+                "$OUTCOMES_HOME, at the hub's folder; a new hub is created by `outcomes ngo "
+                "register` or `outcomes serve`.",
+                param_hint="--home",
+            )
+        return home
 
-    return click.option(
-        "--home",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        callback=to_home,
-        help="The hub's runtime folder. Default: $OUTCOMES_HOME, else ./var.",
-    )(func)
+    def decorate(func: F) -> F:
+        return click.option(
+            "--home",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            callback=to_home,
+            help="The hub's folder. Default: $OUTCOMES_HOME, else ./var."
+            + (" Created if it does not exist." if creates else ""),
+        )(func)
+
+    return decorate
+
+
+home_option = _home_option(creates=False)
+"""``--home DIR``: an existing hub's folder; anything else is refused, never created."""
+creating_home_option = _home_option(creates=True)
+"""``--home DIR`` for the commands that create a hub: ``demo``, ``ngo register``, ``serve``."""
 
 
 def parse_period(

@@ -33,6 +33,8 @@ from pipelines.standard.periods import Period
 
 PAYLOAD = "data.parquet"
 MANIFEST = "manifest.json"
+RECEIPT = "receipt.json"
+"""Written by the hub beside the two files it received: who sent them (the token's NGO) and when."""
 MANIFEST_VERSION = 1
 SOURCE_ROW = "source_row"
 

@@ -7,6 +7,7 @@ direct identifiers, the hub keeps no copy of the data file at all.
 from __future__ import annotations
 
 import shutil
+import uuid
 from dataclasses import replace
 
 import duckdb
@@ -14,7 +15,7 @@ import duckdb
 from pipelines.db import transaction
 from pipelines.home import Home, private_dir
 from pipelines.hub import audit
-from pipelines.hub.inbox import InboxItem
+from pipelines.hub.inbox import InboxItem, Stray, strays
 from pipelines.hub.intake.verdicts import Verdict, VerdictStatus
 from pipelines.validation.report import Report, write_report
 
@@ -68,3 +69,25 @@ def file_verdict(
         (target / item.payload.name).unlink(missing_ok=True)
     write_report(report, target)
     return replace(verdict, report_dir=target)
+
+
+def refuse_strays(home: Home, con: duckdb.DuckDBPyConnection, actor: str) -> list[Stray]:
+    """Move everything in the inbox that the hub did not put there out of it, unread and never
+    followed (a link is moved as a link), into ``hub/strays``; audit each. Return them."""
+    found = strays(home)
+    if not found:
+        return []
+    target = private_dir(home.hub / "strays")
+    moved = []
+    for stray in found:
+        try:
+            (home.inbox / stray.name).rename(target / f"{uuid.uuid4().hex}-{stray.kind[:4]}")
+        except OSError:
+            continue  # gone meanwhile, or not ours to move: reported again next time if still there
+        moved.append(stray)
+    with transaction(con):
+        audit.record(
+            con,
+            [audit.Event(actor, "stray_refused", "inbox", {"what": s.described}) for s in moved],
+        )
+    return moved

@@ -16,11 +16,18 @@ needs ``supersede``, which spends again, and the ledger shows both.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import duckdb
 
 from pipelines.hub import ledger
 from pipelines.hub.crash import crashpoint
-from pipelines.hub.release.budget import allotment, check_budget, check_supersede
+from pipelines.hub.release.budget import (
+    allotment,
+    check_budget,
+    check_registered,
+    check_supersede,
+)
 from pipelines.hub.release.draft import ReleaseDraft, ReleaseOutcome
 from pipelines.hub.release.errors import NothingToRelease, ReleaseError
 from pipelines.hub.release.noise import compute, dry_run
@@ -31,14 +38,23 @@ from pipelines.privacy.plan import ReleasePlan
 
 
 def describe(
-    con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str, *, supersede: bool = False
+    con: duckdb.DuckDBPyConnection,
+    plan: ReleasePlan,
+    period: str,
+    *,
+    registered: Collection[str],
+    supersede: bool = False,
 ) -> ReleaseDraft | ReleaseOutcome:
-    """The release ``period`` needs now, or the stored release when there is nothing to compute."""
+    """The release ``period`` needs now, or the stored release when there is nothing to compute.
+
+    ``registered``: the NGO ids of the register; a contributor it lacks refuses the release.
+    """
     contributing = contributing_ngos(con, period)
     if not contributing["episodes"]:
         raise NothingToRelease(f"Nothing to release for {period}: no accepted submissions.")
     approved = budgets.approved(con, period)
     ngos = sorted(set(contributing["episodes"]) | set(contributing["assessments"]))
+    check_registered(period, ngos, registered)
     budget = ledger.budgets(con, plan, period, ngos)
     current = releases.current(con, period)
     if current and not supersede:
@@ -118,11 +134,12 @@ def release_period(
     plan_text: str,
     period: str,
     *,
+    registered: Collection[str],
     supersede: bool = False,
     actor: str = "hub release",
 ) -> ReleaseOutcome:
     """Release ``period`` (or return the stored release), spending each NGO's budget at most once."""
-    described = describe(con, plan, period, supersede=supersede)
+    described = describe(con, plan, period, registered=registered, supersede=supersede)
     if isinstance(described, ReleaseOutcome):
         return described
     return execute(con, plan, plan_text, described, actor=actor)

@@ -125,12 +125,20 @@ def _version_5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CHECKPOINTS_DDL)
 
 
+def _version_6(con: duckdb.DuckDBPyConnection) -> None:
+    # Which events of the desk's journal are chained into the audit log (pipelines.hub.desk).
+    from pipelines.hub.desk.journal import IMPORTED_DDL
+
+    con.execute(IMPORTED_DDL)
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_1,
     _version_2,
     _version_3,
     _version_4,
     _version_5,
+    _version_6,
 ]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 
