@@ -39,14 +39,14 @@ C = TypeVar("C", bound=_Executes)
 
 
 @contextlib.contextmanager
-def transaction(con: C, *, begin: str = "BEGIN TRANSACTION") -> Iterator[C]:
+def transaction(con: C, *, immediate: bool = False) -> Iterator[C]:
     """Run the block in one transaction: committed when it ends, rolled back on any error.
 
     ``BaseException`` rolls back too: a Ctrl-C or SIGTERM in the middle of a write
-    leaves nothing half-done. ``begin`` lets SQLite take its write lock up front
+    leaves nothing half-done. ``immediate`` lets SQLite take its write lock up front
     (``BEGIN IMMEDIATE``), so that two writers never deadlock on an upgrade.
     """
-    con.execute(begin)
+    con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN TRANSACTION")
     try:
         yield con
     except BaseException:

@@ -78,7 +78,7 @@ def connect(home: Home) -> sqlite3.Connection:
 
 def writing(con: sqlite3.Connection) -> contextlib.AbstractContextManager[sqlite3.Connection]:
     """One write: the shared transaction helper, taking SQLite's write lock up front."""
-    return transaction(con, begin="BEGIN IMMEDIATE")
+    return transaction(con, immediate=True)
 
 
 @contextlib.contextmanager
