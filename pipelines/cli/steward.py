@@ -341,8 +341,23 @@ def release(period: Period | None, supersede: bool, by: str, home: Home) -> None
     console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
 
 
+_GOVERNANCE_HELP = {
+    "approve": (
+        "Record the Māori data governance group's approval of releasing a dimension value.\n\n"
+        "Until it is recorded, cells broken down by that value (for example ethnicity = maori) "
+        "are withheld and spend nothing; the next release of the period computes them."
+    ),
+    "withdraw": (
+        "Record the Māori data governance group's withdrawal of an approval.\n\n"
+        "Cells broken down by that value are withheld again from the next publication on; "
+        "what was already published stays in the exports people hold."
+    ),
+}
+
+
 def _governance_command(action: str) -> Any:
-    @click.command(action)
+    # The help is given to click here: a docstring set after decoration is never read.
+    @click.command(action, help=_GOVERNANCE_HELP[action])
     @click.option("--dimension", required=True, help="The Māori-data dimension, e.g. ethnicity.")
     @click.option("--value", required=True, help="The value, e.g. maori.")
     @period_option()
@@ -379,11 +394,6 @@ def _governance_command(action: str) -> Any:
                 "from the next publication on."
             )
 
-    command.__doc__ = (
-        "Record the Māori data governance group's approval of releasing a dimension value."
-        if action == "approve"
-        else "Record the governance group's withdrawal of an approval; those cells are withheld again."
-    )
     return command
 
 

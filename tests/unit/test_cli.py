@@ -76,3 +76,15 @@ def test_submit_of_a_missing_file_is_a_usage_error(
     assert result.exit_code == 2
     assert "there is no file at" in result.output
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("words", _command_paths(main), ids=" ".join)
+def test_every_command_says_what_it_does_without_markup(
+    words: tuple[str, ...], run_cli: Callable[..., Any]
+) -> None:
+    """Tests that every command's help has a description (approve and withdraw once had none)
+    and shows no reStructuredText backticks: help is read in a terminal, not rendered."""
+    result = run_cli(*words, "--help")
+    description = result.output.split("\n\n", 2)[1].strip()
+    assert description and not description.startswith("Options:"), result.output
+    assert "`" not in result.output
