@@ -101,7 +101,8 @@ def promote(
         ]
         audit.record(con, events)
     superseded = sorted({p[5] for p in plan if p[5]})
-    return Promotion(winners, gaps, superseded, _clear_inbox(home, {p[0] for p in plan}))
+    # A submission superseded in the same batch is decided too: its folder goes as well.
+    return Promotion(winners, gaps, superseded, _clear_inbox(home, {*winners, *superseded}))
 
 
 def _clear_inbox(home: Home, ids: set[str]) -> list[str]:
