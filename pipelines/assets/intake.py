@@ -15,7 +15,7 @@ from pipelines.assets.resources import HubResource
 from pipelines.hub.desk.sync import sync_receipts
 from pipelines.hub.inbox import load_item, pending_ids
 from pipelines.hub.intake import VerdictStatus, promote, staged_violations, validate_and_stage
-from pipelines.hub.intake.quarantine import refuse_strays
+from pipelines.hub.intake.quarantine import refuse_strays, seal_legacy_quarantine
 from pipelines.hub.vault import submissions
 from pipelines.hub.vault.checks import row_count_mismatches
 
@@ -36,16 +36,20 @@ def validated_submissions(
     """The hub's verdict on each submission of a batch, re-validated against its contract.
 
     One verdict per submission. Rows that pass are staged in the encrypted
-    vault (kept out of every release until promoted); refused submissions move
-    to quarantine with a report that names columns, rules and row numbers.
+    vault (kept out of every release until promoted); refused submissions are
+    kept encrypted in the vault, with a report beside it that names columns,
+    rules and row numbers (never a value).
     """
     home = hub.layout()
     with hub.vault().connect() as con:
         strays = refuse_strays(home, con, _actor(context))
+        sealed = seal_legacy_quarantine(home, con, _actor(context))
         waiting = set(pending_ids(home))
         items = [load_item(home, s) for s in list(config.submissions) or waiting if s in waiting]
         verdicts = validate_and_stage(home, con, items, actor=_actor(context))
         sync_receipts(home, con, [v.submission_id for v in verdicts])
+    if sealed:
+        context.log.warning(f"moved {sealed} refused file(s) kept in the clear into the vault")
     for stray in strays:
         context.log.warning(f"refused {stray.described} in the inbox: the hub did not put it there")
     refused = [v for v in verdicts if v.status == VerdictStatus.REFUSED]

@@ -1,10 +1,11 @@
 """Retention: individual-level rows of released periods are deleted when they are old enough.
 
 Purging deletes vault rows (current and superseded submissions, staged rows)
-and quarantined data files of periods that have a current release and ended
-more than the given number of days ago. Submission records keep their hashes
-and counts (status ``purged``); published releases are untouched; the audit
-log records what was purged.
+and the refused payloads kept in the vault of periods that have a current
+release and ended more than the given number of days ago. Submission records
+keep their hashes and counts (status ``purged``); published releases are
+untouched; the audit log records what was purged, and the desk's receipts
+show it to the NGOs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import duckdb
 from pipelines.db import transaction
 from pipelines.home import Home
 from pipelines.hub import audit
-from pipelines.hub.vault import releases, submissions
+from pipelines.hub.desk.sync import sync_receipts
+from pipelines.hub.vault import quarantine, releases, submissions
 from pipelines.hub.vault import rows as vault_rows
 from pipelines.standard.handover import PAYLOAD
 from pipelines.standard.periods import Period
@@ -51,12 +53,13 @@ def purge(
         count = vault_rows.count_in_period(con, period)
         removed = 0
         for sid in submissions.ids_in_period(con, period):
-            payload = home.quarantine / sid / PAYLOAD
-            if payload.exists():
-                payload.unlink()
+            legacy = home.quarantine / sid / PAYLOAD  # kept in the clear by hubs before the vault
+            if legacy.exists():
+                legacy.unlink()
                 removed += 1
         with transaction(con):
             vault_rows.delete_period(con, period)
+            removed += quarantine.delete_period(con, period)
             purged = submissions.mark_purged(con, period, datetime.now(UTC))
             audit.record(
                 con,
@@ -75,6 +78,7 @@ def purge(
                 ],
             )
         results.append(Purged(period, count, len(purged), removed))
+        sync_receipts(home, con, purged)
     if results:
         con.execute("CHECKPOINT")
     return results

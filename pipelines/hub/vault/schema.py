@@ -132,6 +132,13 @@ def _version_6(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(IMPORTED_DDL)
 
 
+def _version_7(con: duckdb.DuckDBPyConnection) -> None:
+    # Refused payloads are kept encrypted here, never in the clear (pipelines.hub.vault.quarantine).
+    from pipelines.hub.vault.quarantine import QUARANTINE_DDL
+
+    con.execute(QUARANTINE_DDL)
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_1,
     _version_2,
@@ -139,6 +146,7 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_4,
     _version_5,
     _version_6,
+    _version_7,
 ]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 
