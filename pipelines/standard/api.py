@@ -19,6 +19,8 @@ to look for it); the rest is 256 bits of randomness."""
 SUBMISSIONS = f"/{API_VERSION}/submissions"
 FIGURES = f"/{API_VERSION}/figures"
 CONTRACTS = f"/{API_VERSION}/contracts"
+OPENAPI = f"/{API_VERSION}/openapi.json"
+DOCS = "/docs"
 HEALTH = "/healthz"
 MANIFEST_PART = "manifest"
 PAYLOAD_PART = "payload"
@@ -56,10 +58,6 @@ class Submission(Receipt):
     """Rules, counts and row numbers only: never a value from the file."""
 
 
-class SubmissionList(_Wire):
-    submissions: list[Submission]
-
-
 class Problem(_Wire):
     """Why a request was refused, and what to do."""
 
@@ -67,3 +65,57 @@ class Problem(_Wire):
     """A short machine-readable code (``unauthorised``, ``wrong_ngo``, ``too_large`` …)."""
     message: str
     """For a person: what is wrong and how to fix it. Never a value from a file, never a token."""
+
+
+class SubmissionList(_Wire):
+    submissions: list[Submission]
+
+
+FigureScope = Literal["own", "pooled"]
+"""A cell about the caller's own clients, or pooled across every contributing NGO."""
+
+
+class FigureCell(_Wire):
+    """One published cell: a differentially private value with its 95% interval."""
+
+    measure: str
+    title: str | None = None
+    scope: FigureScope
+    breakdown: dict[str, str]
+    """The cell's dimensions (programme, region, …) and their values; empty for a total."""
+    value: float | None
+    """None when the cell is withheld (see ``withheld_reason``)."""
+    ci95_low: float | None
+    ci95_high: float | None
+    reliability: str
+    withheld_reason: str | None = None
+    rho: float | None = None
+    """The privacy budget (zCDP rho) this cell's measure spent."""
+
+
+class Figures(_Wire):
+    """The caller's own released cells for one period, and the pooled cells for context."""
+
+    period: str
+    ngo_id: str
+    release_id: str
+    cells: list[FigureCell]
+
+
+class ContractInfo(_Wire):
+    """One data contract the hub validates against (ODCS YAML at ``url``)."""
+
+    name: str
+    version: str
+    tag: str
+    url: str
+
+
+class ContractList(_Wire):
+    contracts: list[ContractInfo]
+
+
+class Health(_Wire):
+    status: Literal["ok"]
+    version: str
+    api: str

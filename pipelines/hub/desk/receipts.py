@@ -48,17 +48,40 @@ def _submission(row: tuple[Any, ...]) -> Submission:
     )
 
 
+_ARRIVES_AGAIN = ("refused", "superseded")
+"""Statuses after which the same submission sent again is a new arrival: the NGO going back to a
+superseded file, or sending a refused one again once what it lacked (its episodes) is there."""
+
+
+def held(con: sqlite3.Connection, submission_id: str) -> Receipt | None:
+    """The receipt of a submission the hub holds (waiting for intake, current or purged): the
+    same bytes sent again get this receipt, and nothing new is written."""
+    marks = ", ".join("?" for _ in _ARRIVES_AGAIN)
+    row = con.execute(
+        f"SELECT {_RECEIPT} FROM receipts WHERE submission_id = ? AND status NOT IN ({marks})",
+        [submission_id, *_ARRIVES_AGAIN],
+    ).fetchone()
+    return _receipt(row) if row else None
+
+
+def known(con: sqlite3.Connection, submission_id: str) -> bool:
+    row = con.execute("SELECT 1 FROM receipts WHERE submission_id = ?", [submission_id])
+    return row.fetchone() is not None
+
+
 def record(con: sqlite3.Connection, receipt: Receipt, *, actor: str) -> tuple[Receipt, bool]:
     """Record the receipt of an upload now on disk: (receipt, True) when new, or the receipt
-    given the first time the same submission (same NGO, period, dataset and bytes) arrived."""
+    given the first time the same submission (same NGO, period, dataset and bytes) arrived.
+    A submission the hub had refused or superseded arrives again: its receipt is renewed."""
     with writing(con):
         row = con.execute(
-            f"SELECT {_RECEIPT} FROM receipts WHERE submission_id = ?", [receipt.submission_id]
+            f"SELECT {_ALL} FROM receipts WHERE submission_id = ?", [receipt.submission_id]
         ).fetchone()
-        if row is not None:
-            return _receipt(row), False
+        if row is not None and row[7] not in _ARRIVES_AGAIN:
+            return _receipt(row[:7]), False
         con.execute(
-            "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?, 'received', NULL, NULL, ?)",
+            "INSERT OR REPLACE INTO receipts "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'received', NULL, NULL, ?)",
             [
                 receipt.submission_id,
                 receipt.ngo_id,
@@ -81,6 +104,7 @@ def record(con: sqlite3.Connection, receipt: Receipt, *, actor: str) -> tuple[Re
                 "dataset": receipt.dataset,
                 "sha256": receipt.sha256,
                 "bytes": receipt.bytes,
+                "again_after": row[7] if row is not None else None,
             },
         )
         return receipt, True

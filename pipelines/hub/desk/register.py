@@ -195,12 +195,23 @@ def update(
     return updated
 
 
+def _retire(con: sqlite3.Connection, ngo_id: str, why: str, now: str) -> None:
+    """Remember the hash of the NGO's current token, so that a request with it is reported as a
+    token that was revoked or replaced, not as an unknown one."""
+    con.execute(
+        "INSERT OR IGNORE INTO retired_tokens "
+        "SELECT token_hash, ngo_id, ?, ? FROM ngos WHERE ngo_id = ? AND token_hash IS NOT NULL",
+        [now, why, ngo_id],
+    )
+
+
 def rotate_token(con: sqlite3.Connection, *, ngo_id: str, actor: str) -> str:
     """Issue a new token (the old one stops working at once); return it. Re-activates a revoked NGO."""
     token = new_token()
     with writing(con):
         require(con, ngo_id, active=False)
         now = _now()
+        _retire(con, ngo_id, "replaced", now)
         con.execute(
             "UPDATE ngos SET token_hash = ?, token_issued_at = ?, status = 'active', updated_at = ? "
             "WHERE ngo_id = ?",
@@ -214,9 +225,11 @@ def revoke(con: sqlite3.Connection, *, ngo_id: str, actor: str) -> None:
     """Revoke the NGO's token: every request with it is refused until a new one is issued."""
     with writing(con):
         require(con, ngo_id, active=False)
+        now = _now()
+        _retire(con, ngo_id, "revoked", now)
         con.execute(
             "UPDATE ngos SET token_hash = NULL, status = 'revoked', updated_at = ? WHERE ngo_id = ?",
-            [_now(), ngo_id],
+            [now, ngo_id],
         )
         journal.record(con, actor, "ngo_revoked", ngo_id, {})
 
@@ -233,6 +246,26 @@ def authenticate(con: sqlite3.Connection, token: str) -> Ngo | None:
     if row is None or not hmac.compare_digest(str(row[-1]), wanted):
         return None
     return _row(row[:-1])
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A token that no longer works: whose it was, and whether it was revoked or replaced."""
+
+    ngo_id: str
+    why: str  # revoked | replaced
+    retired_at: str
+
+
+def retired(con: sqlite3.Connection, token: str) -> Retired | None:
+    """The NGO whose revoked or replaced token this is, or None (an unknown token)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = con.execute(
+        "SELECT ngo_id, why, retired_at FROM retired_tokens WHERE token_hash = ?",
+        [token_hash(token)],
+    ).fetchone()
+    return Retired(str(row[0]), str(row[1]), str(row[2])) if row else None
 
 
 def require(con: sqlite3.Connection, ngo_id: str, *, active: bool = True) -> Ngo:

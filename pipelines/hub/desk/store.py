@@ -54,6 +54,15 @@ _SCHEMA = [
         detail TEXT NOT NULL           -- JSON of scalars: never a token, never a row value
     );
     """,
+    # 2: hashes of tokens that were revoked or replaced, so that using one is reported as that
+    """
+    CREATE TABLE retired_tokens (
+        token_hash TEXT PRIMARY KEY,   -- sha256 of a token that no longer works
+        ngo_id TEXT NOT NULL,
+        retired_at TEXT NOT NULL,
+        why TEXT NOT NULL              -- revoked | replaced
+    );
+    """,
 ]
 """Each version runs once, in order, in its own transaction; append, never edit. A version's
 statements are split on semicolons, so no comment holds one (a test checks)."""

@@ -7,7 +7,10 @@ held to the size limit, fsynced, checked against the manifest's sha256, and
 only then renamed into place beside the manifest and the hub's own
 ``receipt.json`` (who sent it, when, by the hub's clock). The receipt is
 recorded after the rename, so it is never given for data not on disk; the
-same submission sent again gets the receipt it got the first time.
+same submission sent again gets the receipt it got the first time, unless the
+hub refused it or a later file superseded it since: then it is a new arrival
+(the NGO going back to that file, or sending it again once what it lacked is
+there), with a new receipt.
 
 The API calls :func:`receive` for ``POST /v1/submissions``; tests and tools
 that deliver a package on the hub's own machine call it too, so there is one
@@ -25,6 +28,8 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import anyio.to_thread
 
 from pipelines.home import Home, private_dir
 from pipelines.hub.desk import journal, receipts
@@ -123,8 +128,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _place(home: Home, staged: _Staged, manifest_bytes: bytes, receipt: Receipt) -> bool:
-    """Rename the staged folder into the inbox; False when the submission is already there."""
+def _place(home: Home, staged: _Staged, manifest_bytes: bytes, receipt: Receipt) -> Receipt:
+    """Rename the staged folder into the inbox; return the receipt of what is now there (the
+    earlier one when the same submission is already there, received but not yet taken in)."""
     (staged.folder / MANIFEST).write_bytes(manifest_bytes)
     (staged.folder / RECEIPT).write_text(receipt.model_dump_json(indent=2), encoding="utf-8")
     for name in (MANIFEST, RECEIPT):
@@ -138,11 +144,20 @@ def _place(home: Home, staged: _Staged, manifest_bytes: bytes, receipt: Receipt)
     try:
         staged.folder.rename(final)
     except OSError:
-        if final.is_dir():
-            return False  # the same bytes arrived before (or are arriving now)
-        raise
+        if not final.is_dir():
+            raise
+        # The same bytes arrived before (or are arriving now): keep the first arrival.
+        staged.discard()
+        return _receipt_in(final) or receipt
     _fsync_dir(home.inbox)
-    return True
+    return receipt
+
+
+def _receipt_in(folder: Path) -> Receipt | None:
+    try:
+        return Receipt.model_validate_json((folder / RECEIPT).read_bytes()[: MANIFEST_BYTES.value])
+    except (OSError, ValueError):
+        return None
 
 
 def _finish(
@@ -156,6 +171,11 @@ def _finish(
             "The payload does not match the sha256 in its manifest: it was changed or cut short "
             "on the way. Nothing was kept; send the package again.",
         )
+    with opened(home) as desk:
+        earlier = receipts.held(desk, manifest.submission_id)
+    if earlier is not None:  # waiting for intake, or current: the same file again
+        staged.discard()
+        return earlier, False
     receipt = Receipt(
         submission_id=manifest.submission_id,
         ngo_id=ngo.ngo_id,
@@ -165,10 +185,9 @@ def _finish(
         bytes=staged.size,
         received_at=datetime.now(UTC).isoformat(timespec="microseconds"),
     )
-    if not _place(home, staged, manifest_bytes, receipt):
-        staged.discard()
+    placed = _place(home, staged, manifest_bytes, receipt)
     with opened(home) as desk:
-        return receipts.record(desk, receipt, actor=actor)
+        return receipts.record(desk, placed, actor=actor)
 
 
 def receive(
@@ -191,13 +210,54 @@ def receive(
 async def receive_stream(
     home: Home, ngo: Ngo, manifest_bytes: bytes, payload: AsyncIterator[bytes], *, actor: str
 ) -> tuple[Receipt, bool]:
-    """:func:`receive` for a payload that arrives as an asynchronous stream (the API's body)."""
-    manifest = check_manifest(ngo, manifest_bytes, actor=actor, home=home)
+    """:func:`receive` for a payload that arrives as an asynchronous stream (the API's body).
+
+    The desk, the fsyncs and the rename run in a worker thread, so one upload being made
+    durable never holds up the others."""
+    manifest = await anyio.to_thread.run_sync(
+        lambda: check_manifest(ngo, manifest_bytes, actor=actor, home=home)
+    )
     staged = _Staged(home)
     try:
         async for chunk in payload:
             staged.write(chunk)
-        return _finish(home, staged, manifest, manifest_bytes, ngo=ngo, actor=actor)
+        return await anyio.to_thread.run_sync(
+            lambda: _finish(home, staged, manifest, manifest_bytes, ngo=ngo, actor=actor)
+        )
     except BaseException:
         staged.discard()
         raise
+
+
+def recover_receipts(home: Home) -> int:
+    """Record the receipt of every inbox folder the desk does not know (the hub stopped between
+    the rename and the record); return how many. Run when the service starts."""
+    if not home.inbox.is_dir():
+        return 0
+    found = 0
+    with opened(home) as desk:
+        for entry in sorted(home.inbox.iterdir()):
+            if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+                continue
+            receipt = _receipt_in(entry)
+            if receipt is None or receipt.submission_id != entry.name:
+                continue  # not the hub's: intake refuses it as a stray
+            if receipts.known(desk, receipt.submission_id):
+                continue
+            receipts.record(desk, receipt, actor="hub service (recovered on start)")
+            found += 1
+    return found
+
+
+def clear_staging(home: Home) -> int:
+    """Remove uploads a stopped service left half-written (never renamed into the inbox, so no
+    receipt was given for them); return how many. Run when the service starts, alone."""
+    if not home.inbox.is_dir():
+        return 0
+    left = [p for p in home.inbox.iterdir() if p.name.startswith(STAGING_PREFIX)]
+    for folder in left:
+        if folder.is_symlink() or not folder.is_dir():
+            folder.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return len(left)
