@@ -2,15 +2,14 @@
 
 One ``--home`` folder holds one hub, so several can live side by side::
 
-    <home>/ngos/<ngo_id>/   NGO zone: the NGO's secret key, its reports, its submission log
-    <home>/inbox/           hand-over: sanitised submissions waiting for intake
-    <home>/hub/             steward zone: encrypted vault, quarantine, reports, Dagster home
+    <home>/inbox/           hand-over: submissions the hub's API received, waiting for intake
+    <home>/hub/             steward zone: encrypted vault, the desk, quarantine reports, Dagster home
     <home>/keys/            the vault key, when it is not given in the environment
     <home>/published/       published zone: DP releases and their exports, nothing else
     <home>/site/            the built dashboards (read from the published zone only)
 
-In a real deployment the NGO zone is each NGO's own machine; here it is a
-folder so that the whole path can run on one computer.
+The NGO zone is not here: each NGO works in a folder of its own, on its own
+computer (:mod:`pipelines.ngo.folder`), and reaches the hub only through its API.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.standard.names import check_ngo_id, check_submission_id
+from pipelines.standard.names import check_submission_id
 
 DEFAULT_HOME = Path("var")
 
@@ -54,10 +53,6 @@ class Home:
                 encoding="utf-8",
             )
         return self
-
-    # NGO zone ---------------------------------------------------------------
-    def ngo_dir(self, ngo_id: str) -> Path:
-        return self.root / "ngos" / check_ngo_id(ngo_id)
 
     # hand-over ----------------------------------------------------------------
     @property
@@ -96,12 +91,12 @@ class Home:
     def dagster_home(self) -> Path:
         return self.hub / "dagster"
 
-    # published zone ---------------------------------------------------------
     @property
     def desk(self) -> Path:
         """The hub's front desk (SQLite): the NGO register, receipts, the journal."""
         return self.hub / "desk.sqlite"
 
+    # published zone ---------------------------------------------------------
     @property
     def published(self) -> Path:
         return self.root / "published"

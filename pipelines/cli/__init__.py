@@ -1,8 +1,10 @@
 """The ``outcomes`` command line: NGO side, hub, stewards and funders.
 
-Every command takes ``--home DIR`` so several hubs can live side by side, and
-``--help``. Exit codes: 0 done (or accepted), 1 refused or failed with a
-message saying what to do, 2 usage error.
+Hub commands take ``--home DIR`` so several hubs can live side by side; NGO
+commands take ``--ngo-home DIR`` (the NGO's own folder) and reach the hub only
+through its API (``--hub URL``). Every command takes ``--help``. Exit codes: 0
+done (or accepted), 1 refused or failed with a message saying what to do, 2
+usage error, 3 validated on the NGO's side but not yet delivered to the hub.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import click
 
 from pipelines import __version__
-from pipelines.cli import demo, hub, ngo, register, site, steward
+from pipelines.cli import demo, hub, ngo, register, remote, serve, site, steward
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -29,8 +31,10 @@ def main() -> None:
 
 for command in (
     *ngo.COMMANDS,
+    *remote.COMMANDS,
     *register.COMMANDS,
     *hub.COMMANDS,
+    *serve.COMMANDS,
     *steward.COMMANDS,
     *site.COMMANDS,
     demo.demo,
