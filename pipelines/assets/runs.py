@@ -61,6 +61,17 @@ def _instance(home: Home) -> Any:
     return dg.DagsterInstance.from_config(str(prepare_dagster_home(home)))
 
 
+def prepare_instance(home: Home) -> Path:
+    """Create the hub's Dagster instance and its storages before its processes start: the
+    daemon and the webserver each create the SQLite schemas of a new instance, and started
+    together they race (the second fails on a table the first made)."""
+    with _instance(home) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_daemon_heartbeats()
+    return home.dagster_home
+
+
 def _job(name: str) -> Any:
     from pipelines.definitions import defs
 

@@ -65,12 +65,13 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def dagster_env(home: Home) -> dict[str, str]:
-    """The environment of the hub's Dagster processes: its own instance, its home, no telemetry."""
-    from pipelines.assets.runs import prepare_dagster_home
+    """The environment of the hub's Dagster processes: its own instance (created now, so that
+    they do not race to create it), its home, no telemetry."""
+    from pipelines.assets.runs import prepare_instance
 
     return {
         **os.environ,
-        "DAGSTER_HOME": str(prepare_dagster_home(home)),
+        "DAGSTER_HOME": str(prepare_instance(home)),
         "OUTCOMES_HOME": str(home.root),
         "DAGSTER_DISABLE_TELEMETRY": "1",
         "GX_ANALYTICS_ENABLED": "False",
@@ -95,6 +96,8 @@ def _daemon_lock(home: Home) -> int | None:
 
 
 def dagster_children(home: Home, *, daemon: bool, ui_port: int | None) -> list[Child]:
+    if not daemon and ui_port is None:
+        return []
     env = dagster_env(home)
     children = []
     if daemon:
