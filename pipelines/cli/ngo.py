@@ -175,7 +175,7 @@ def _deliver(hub: Hub, ngo_home: Any, package: Any) -> None:
         raise SystemExit(EXIT_REFUSED)
     if result.outcome == "waiting":
         console.print(
-            "It waits in the outbox; send it later with: outcomes outbox send "
+            "It waits in the outbox; nothing was lost. Send it later with: outcomes outbox send "
             f"--ngo {package.ngo_id} --hub {hub.url}"
         )
         raise SystemExit(EXIT_NOT_DELIVERED)

@@ -145,6 +145,11 @@ def delivery_line(result: Any) -> None:
         console.print(f"[green]Delivered[/] {sid}. {result.message}")
     elif result.outcome == "refused":
         console.print(f"[red]Refused by the hub[/] {sid}: {result.message}")
+        if result.kept:
+            console.print(
+                "The package stays in the outbox: with the right token (or address) send it "
+                "again with outcomes outbox send."
+            )
     else:
         console.print(f"[yellow]Not delivered[/] {sid}: {result.message}")
 
@@ -285,10 +290,19 @@ def figures(period: Period, out: Path | None, hub: Hub) -> None:
         tmp.replace(out)
         console.print(f"Wrote the figures for {period} to {out}")
         return
+    print_figures(result)
+    console.print(
+        f"All {len(result.cells):,} cells: outcomes figures --period {period} --out FILE.csv"
+    )
+
+
+def print_figures(result: Any) -> None:
+    """The NGO's own totals (or its first cells) of a download, as a table."""
     own = [c for c in result.cells if c.scope == "own"]
     pooled = [c for c in result.cells if c.scope == "pooled"]
     table = Table(
-        title=f"{result.ngo_id}, {period}: {len(own):,} own cells ({len(pooled):,} pooled for context)",
+        title=f"{result.ngo_id}, {result.period}: {len(own):,} own cells "
+        f"({len(pooled):,} pooled for context)",
         title_justify="left",
     )
     for col in ("Measure", "Breakdown", "Value", "95% interval", "Reliability"):
@@ -300,9 +314,6 @@ def figures(period: Period, out: Path | None, hub: Hub) -> None:
         breakdown = ", ".join(f"{k}={v}" for k, v in c.breakdown.items()) or "total"
         table.add_row(c.title or c.measure, breakdown, value, interval, c.reliability)
     console.print(table)
-    console.print(
-        f"All {len(result.cells):,} cells: outcomes figures --period {period} --out FILE.csv"
-    )
 
 
 # --- the NGO's key ---------------------------------------------------------------------------

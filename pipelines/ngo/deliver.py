@@ -21,7 +21,8 @@ from pipelines.ngo.outbox import Package, delivered, returned, waiting
 from pipelines.standard.api import Receipt
 
 _KEEP = frozenset({401, 403, 404})
-"""Refusals about the token or the address, not the package: it stays in the outbox."""
+"""Refusals about the token or the address, not the package: it stays in the outbox (exit 1,
+with the fix), to be sent again with the right token."""
 MAX_BACKOFF_S = 60.0
 
 Outcome = Literal["delivered", "refused", "waiting"]
@@ -29,8 +30,9 @@ Outcome = Literal["delivered", "refused", "waiting"]
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one package: delivered (with the hub's receipt), refused by the hub for
-    good, or still waiting in the outbox (``message`` says why)."""
+    """What became of one package: delivered (with the hub's receipt), refused by the hub, or
+    still waiting in the outbox (``message`` says why). A refusal about the token or the
+    address keeps the package (``kept``): sent with the right token, it goes through."""
 
     package: Package
     outcome: Outcome
@@ -40,10 +42,15 @@ class Delivery:
     status: int | None = None
 
     @property
+    def kept(self) -> bool:
+        """Whether the package is still in the outbox."""
+        return self.outcome == "waiting" or (self.outcome == "refused" and self.status in _KEEP)
+
+    @property
     def stop(self) -> bool:
         """Whether sending the next package is pointless too (the token or the address is
         wrong): every package would meet the same answer."""
-        return self.outcome == "waiting" and self.status in _KEEP
+        return self.status in _KEEP
 
 
 def deliver(
@@ -63,7 +70,7 @@ def deliver(
             receipt, new = client.send(package)
         except HubRefused as refused:
             if refused.status in _KEEP:
-                return Delivery(package, "waiting", refused.problem.message, status=refused.status)
+                return Delivery(package, "refused", refused.problem.message, status=refused.status)
             returned(ngo_home, package, refused.status, refused.problem)
             return Delivery(package, "refused", refused.problem.message, status=refused.status)
         except HubUnavailable as unavailable:
