@@ -139,7 +139,7 @@ def _who(con: duckdb.DuckDBPyConnection, submission_id: str) -> tuple[str, str]:
     if row is not None:
         return str(row[0]), str(row[1])
     period, _, rest = submission_id.partition(".")
-    return rest.partition(".")[0] or "unknown", period or "unknown"
+    return rest.partition(".")[0] or "?", period or "?"
 
 
 def refuse_strays(home: Home, con: duckdb.DuckDBPyConnection, actor: str) -> list[Stray]:

@@ -442,7 +442,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET",
         api.HEALTH,
-        "health",
+        "healthz",
         "Whether the hub's API answers",
         "For monitoring and for tools waiting for the hub to start.",
         health,
@@ -465,7 +465,7 @@ def _route(hub: Hub, endpoint: Endpoint) -> Route:
 
     async def serve(request: Request) -> Response:
         started = time.perf_counter()
-        client = request.client.host if request.client else "unknown"
+        client = request.client.host if request.client else "-"
         caller = None
         try:
             if endpoint.authenticated:
