@@ -38,6 +38,18 @@ def _by_option(func: Any) -> Any:
     )(func)
 
 
+def _require_registered(home: Home, ngo_id: str) -> None:
+    """Refuse an NGO the register does not know, saying how to register it."""
+    from pipelines.hub.desk import register
+    from pipelines.hub.desk.store import opened
+
+    with opened(home) as desk:
+        try:
+            register.require(desk, ngo_id, active=False)
+        except register.RegisterError as exc:
+            raise HubFailure(str(exc)) from None
+
+
 @click.group()
 def budget() -> None:
     """Privacy budgets: set them, see them, and plan what they buy before spending."""
@@ -75,6 +87,8 @@ def budget_set(
 
     if bool(ngo_id) == default:
         raise click.UsageError("give exactly one of --ngo ID or --default")
+    if ngo_id:
+        _require_registered(home, ngo_id)
     plan = _plan()
     target = DEFAULT if default else str(ngo_id)
     with open_hub_vault(home).connect() as con:
