@@ -66,7 +66,7 @@ def pack_rows(
     (fast enough for hundreds of packages); ``change`` alters the sanitised table first, as a
     sender who bypasses ``outcomes submit`` could."""
     contract = load_contract(dataset)
-    folder = ngo_home.root / "files"
+    folder = ngo_home.root / "_files"  # not an NGO id: never taken for an NGO's folder
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{ngo_id}.{period}.{dataset}.csv"
     with source.open("w", newline="", encoding="utf-8") as fh:
