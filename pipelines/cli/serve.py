@@ -214,7 +214,7 @@ def serve(
     address but this computer's needs --tls-cert and --tls-key. SIGTERM or Ctrl-C
     stops every process of the hub; a restart loses nothing.
     """
-    from pipelines.hub.service.app import Settings
+    from pipelines.hub.service.routes import Settings
     from pipelines.hub.service.server import settings_argv
 
     _check_tls(host, tls_cert, tls_key)

@@ -1,7 +1,7 @@
 """The API's OpenAPI 3.1 description, built from the route table and the wire types' schemas.
 
 Nothing here is written by hand twice: paths, parameters and answers come from
-:data:`~pipelines.hub.service.app.ENDPOINTS`, and the schemas from the
+:data:`~pipelines.hub.service.routes.ENDPOINTS`, and the schemas from the
 pydantic models of :mod:`pipelines.standard.api`, so the description cannot
 drift from what the hub does. An NGO's software vendor builds a
 system-to-system integration from it (``GET /v1/openapi.json``), and the hub
@@ -21,7 +21,7 @@ from pipelines.standard import api
 from pipelines.standard.handover import MANIFEST_VERSION
 
 if TYPE_CHECKING:
-    from pipelines.hub.service.app import Endpoint
+    from pipelines.hub.service.routes import Endpoint
 
 _REF = "#/components/schemas/{model}"
 TITLE = "Outcome Hub API"

@@ -35,8 +35,9 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from pipelines.home import Home, private_dir
-from pipelines.hub.service.app import Settings, create_app
+from pipelines.hub.service.app import create_app
 from pipelines.hub.service.receive import clear_staging, recover_receipts
+from pipelines.hub.service.routes import Settings
 
 log = logging.getLogger("outcome_hub.api")
 

@@ -12,9 +12,11 @@ from starlette.testclient import TestClient
 from pipelines.home import Home
 from pipelines.hub.desk import receipts, register
 from pipelines.hub.desk.store import opened
-from pipelines.hub.service.app import _ANSWERS, ENDPOINTS, create_app, problem_for
+from pipelines.hub.service.answers import _ANSWERS, problem_for
+from pipelines.hub.service.app import create_app
 from pipelines.hub.service.callers import RateLimiter, Unauthorised
 from pipelines.hub.service.receive import clear_staging, receive, recover_receipts
+from pipelines.hub.service.routes import ENDPOINTS
 from pipelines.standard import api
 
 
