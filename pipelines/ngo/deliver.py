@@ -79,6 +79,12 @@ def deliver(
             sleep(min(MAX_BACKOFF_S, unavailable.retry_after or wait))
             wait *= 2
             continue
+        if (receipt.submission_id, receipt.sha256) != (
+            package.submission_id,
+            package.manifest.sha256,
+        ):
+            # Never let a package go on a receipt for something else.
+            return Delivery(package, "waiting", "the hub's receipt is not for this package")
         delivered(ngo_home, package, receipt)
         said = "received it" if new else "already had it"
         return Delivery(
