@@ -69,10 +69,10 @@ def _generate(home: Home, quarter: Period, folder: str, faulty: int) -> Any:
 
 
 NAMES = (
-    "Kōwhai Trust", "Tōtara Family Services", "Rimu Whānau Support", "Kauri Youth Trust",
-    "Pōhutukawa Community Care", "Harakeke Services", "Mānuka Wellbeing", "Tūī Parenting",
-    "Kererū Housing Trust", "Pīwakawaka Futures", "Kōtuku Recovery", "Ruru Counselling",
-    "Kea Disability Services", "Kākā Money Matters", "Tīeke Youth Works", "Hoiho Family Trust",
+    "Kōwhai Trust", "Tōtara Family Services", "Rimu Whānau Support", "Kauri Trust",
+    "Pōhutukawa Community Care", "Harakeke Services", "Mānuka Services", "Tūī Trust",
+    "Kererū Trust", "Pīwakawaka Futures", "Kōtuku Services", "Ruru Trust",
+    "Kea Services", "Kākā Trust", "Tīeke Community Trust", "Hoiho Family Trust",
     "Mataī Community Trust", "Miro Support Services", "Kahikatea Whānau Ora", "Karaka Trust",
 )  # fmt: skip
 """Made-up names for the sample NGOs (the register's names are public facts)."""
