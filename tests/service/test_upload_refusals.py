@@ -42,7 +42,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from service_helpers import start_hub
 
     root = tmp_path_factory.mktemp("hub")
-    served = start_hub(Home(root / "home"), root / "service", "--header-timeout", "1")
+    served = start_hub(
+        Home(root / "home"), root / "service", "--header-timeout", "1", "--body-timeout", "1"
+    )
     yield served
     served.stop()
 
@@ -242,6 +244,30 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected(hub: HubProces
         started = time.monotonic()
         assert sock.recv(100) == b""  # closed, without an answer
     assert time.monotonic() - started < 5
+
+
+def test_an_upload_that_stalls_is_refused_and_nothing_of_it_kept(
+    hub: HubProcess, package: Callable[..., Package]
+) -> None:
+    """Tests that an upload whose body stops arriving is answered 408 once its body timeout (1 s
+    here) has passed, saying to send it again, and that nothing of it stays in the inbox."""
+    token = hub.token_file(NGO)
+    sent = package()
+    body, kind = multipart(sent.manifest_bytes(), sent.payload.read_bytes())
+    before = inbox_entries(hub.home)
+    with _raw(hub) as sock:
+        sock.sendall(
+            f"POST {SUBMISSIONS} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer "
+            f"{token.read_text().strip()}\r\nContent-Type: {kind}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) - 100]
+        )
+        started = time.monotonic()
+        answer = sock.recv(65536).decode()
+    assert time.monotonic() - started < 5
+    assert answer.startswith("HTTP/1.1 408")
+    assert "The upload stalled" in answer
+    _quiet_inbox(hub, before)
 
 
 def test_the_same_file_twice_gets_the_same_receipt(
