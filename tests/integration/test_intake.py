@@ -554,3 +554,51 @@ def test_promote_without_staged_submissions_changes_nothing(home: Home) -> None:
     with vault(home) as con:
         assert promote(home, con).made_current == []
         assert audit.entries(con) == []
+
+
+@pytest.mark.slow
+def test_what_the_hub_did_not_put_in_the_inbox_is_removed_unread_and_kept_nowhere(
+    *,
+    home: Home,
+    episodes_csv: Path,
+    submitted: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """Tests that intake removes from the inbox, without reading or following them, a symbolic
+    link, a file, and a folder laid out like a submission but without the hub's receipt (an
+    old local hand-over): the link's target is untouched, none of their contents is kept
+    anywhere in the hub, each is audited without its name, and the submission the hub did
+    receive is taken in as usual."""
+    import os
+
+    sid = submitted(episodes_csv)
+    private = "Wiremu Tane, 14 Kauri Street"
+    outside = tmp_path / "outside.txt"
+    outside.write_text(private)
+    (home.inbox / "link-to-outside").symlink_to(outside)
+    (home.inbox / "notes.txt").write_text(private)
+    old = home.inbox / sid.replace("episodes", "assessments")
+    old.mkdir()
+    (old / MANIFEST).write_text(json.dumps({"note": private}))
+    (old / PAYLOAD).write_text(private)
+    os.mkfifo(home.inbox / "a-pipe")
+
+    runs = run_intake(home)
+
+    assert [r.success for r in runs] == [True]
+    assert sorted(p.name for p in home.inbox.iterdir()) == []
+    assert outside.read_text() == private
+    assert status_of(home) == {sid: "accepted"}
+    for path in home.root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert private.encode() not in path.read_bytes(), path
+    with vault(home) as con:
+        refused = [e["detail"]["what"] for e in audit.entries(con, action="stray_refused")]
+    assert sorted(w.split(" named ")[0] for w in refused) == [
+        "a file",
+        "a folder",
+        "a special file",
+        "a symbolic link",
+    ]
+    names = ("notes.txt", "link-to-outside", "a-pipe", old.name)
+    assert not any(name in json.dumps(refused) for name in names)

@@ -11,7 +11,6 @@ numbers, never a value.
 from __future__ import annotations
 
 import shutil
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,18 +142,23 @@ def _who(con: duckdb.DuckDBPyConnection, submission_id: str) -> tuple[str, str]:
 
 
 def refuse_strays(home: Home, con: duckdb.DuckDBPyConnection, actor: str) -> list[Stray]:
-    """Move everything in the inbox that the hub did not put there out of it, unread and never
-    followed (a link is moved as a link), into ``hub/strays``; audit each. Return them."""
+    """Delete everything in the inbox that the hub did not put there, unread and never followed
+    (a link is removed as a link, its target untouched); audit each, without its name. Nothing
+    refused is kept in the clear, and what the hub did not receive it cannot vouch for enough to
+    seal into the vault. Return what was removed."""
     found = strays(home)
     if not found:
         return []
-    target = private_dir(home.hub / "strays")
     moved = []
     for stray in found:
+        path = home.inbox / stray.name
         try:
-            (home.inbox / stray.name).rename(target / f"{uuid.uuid4().hex}-{stray.kind[:4]}")
+            if path.is_symlink() or not path.is_dir():
+                path.unlink()
+            else:
+                shutil.rmtree(path)  # never follows a link inside it
         except OSError:
-            continue  # gone meanwhile, or not ours to move: reported again next time if still there
+            continue  # gone meanwhile, or not ours to remove: reported again next time if still there
         moved.append(stray)
     with transaction(con):
         audit.record(
