@@ -40,6 +40,7 @@ from pipelines.standard.api import Receipt
 from pipelines.standard.contract import load_contract
 from pipelines.standard.handover import MANIFEST, PAYLOAD, RECEIPT, Manifest, ManifestError
 from pipelines.standard.limits import FILE_BYTES, MANIFEST_BYTES
+from pipelines.validation.source import ExtractError, read_source
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,11 @@ def _place(home: Home, staged: _Staged, manifest_bytes: bytes, receipt: Receipt)
 
 
 def _receipt_in(folder: Path) -> Receipt | None:
+    """The hub's receipt in an inbox folder, read within its limit and never through a link."""
     try:
-        return Receipt.model_validate_json((folder / RECEIPT).read_bytes()[: MANIFEST_BYTES.value])
-    except (OSError, ValueError):
+        data = read_source(folder / RECEIPT, limit=MANIFEST_BYTES, follow_symlinks=False).data
+        return Receipt.model_validate_json(data)
+    except (ExtractError, ValueError):
         return None
 
 
