@@ -602,3 +602,46 @@ def test_what_the_hub_did_not_put_in_the_inbox_is_removed_unread_and_kept_nowher
     ]
     names = ("notes.txt", "link-to-outside", "a-pipe", old.name)
     assert not any(name in json.dumps(refused) for name in names)
+
+
+@pytest.mark.slow
+def test_two_intakes_at_once_take_every_submission_in_once(
+    *,
+    home: Home,
+    ngo_home: NgoHome,
+    episode_rows: Callable[..., Rows],
+    assessment_rows: Callable[[Rows], Rows],
+) -> None:
+    """Tests that two `outcomes intake` processes started together (as the daemon's sensor and
+    a steward's command can be) both succeed, that every submission ends accepted with exactly
+    its manifest's rows in the vault, made current once, and that the audit chain is intact:
+    the vault lets one step in at a time, and each re-reads the inbox once it is in."""
+    import subprocess
+    import sys
+
+    from ngo_helpers import pack_rows
+
+    for n in range(4):
+        episodes = episode_rows(3 + n)
+        pack_rows(ngo_home, f"ngo-{50 + n:04d}", episodes)
+        pack_rows(ngo_home, f"ngo-{50 + n:04d}", assessment_rows(episodes), dataset="assessments")
+    ids = hand_in(home, ngo_home)
+    outcomes = str(Path(sys.executable).with_name("outcomes"))
+    procs = [
+        subprocess.Popen(
+            [outcomes, "intake", "--home", str(home.root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    with vault(home) as con:
+        statuses = dict(con.execute("SELECT submission_id, status FROM submissions").fetchall())
+        assert row_count_mismatches(con) == {}
+        assert audit.verify(con) is None
+        accepted = [e["subject"] for e in audit.entries(con, action="accepted")]
+    assert statuses == dict.fromkeys(ids, "accepted")
+    assert sorted(accepted) == sorted(ids)
+    assert pending_ids(home) == []
