@@ -28,7 +28,7 @@ log = logging.getLogger("outcome_hub.api")
 
 
 def _declares_body(request: Request) -> int:
-    length = request.headers.get("content-length", "")
+    length = request.headers.get("content-length", "")[:32]
     if length.isdigit():
         return int(length)
     return DRAIN_BYTES if "transfer-encoding" in request.headers else 0

@@ -128,8 +128,8 @@ def _period(request: Request, required: bool) -> str | None:
 
 async def post_submission(hub: Hub, request: Request, caller: Caller | None) -> Response:
     assert caller is not None
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > BODY_BYTES:
+    declared = request.headers.get("content-length", "")[:32]
+    if declared.isdigit() and int(declared) > BODY_BYTES:
         # Refused before a byte of the body is read: the length says it all.
         raise UploadRefused(
             413,
