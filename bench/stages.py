@@ -5,23 +5,36 @@
     python -m bench.stages site    --home H
     python -m bench.stages hub     --home H --period P      (intake, then the release job with its site)
     python -m bench.stages floor   --inbox DIR
+    python -m bench.stages upload  --home H --ngo-home N --tokens F --clients 4
 
 The floor is DuckDB alone on the same sanitised files: it reads them, runs the
 contracts' rules as plain SQL (the same SQL the hub's blocking check runs) and
 the release plan's group-bys without noise (the same bounding SQL). Everything
 the hub adds on top of that is validation with Great Expectations, identifier
 scanning, Dagster, the vault's encryption, the ledger, OpenDP and publishing.
+
+The upload stage starts ``outcomes serve`` (the API and the Dagster daemon,
+whose inbox sensor takes uploads in meanwhile) for a hub with the NGOs
+registered, and times the NGOs' packages uploaded over loopback by several
+client processes: submissions a second and the latency of each upload.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
+import signal
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -96,13 +109,110 @@ def _floor(inbox: Path, period: str) -> dict[str, int]:
     return totals
 
 
+@contextlib.contextmanager
+def serving(home_dir: Path, *, daemon: bool) -> Iterator[str]:
+    """`outcomes serve` for ``home_dir`` on a free loopback port; yields its URL once it
+    answers, and stops it with SIGTERM."""
+    import httpx
+
+    log = home_dir / "hub" / "service.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [str(Path(sys.executable).with_name("outcomes")), "serve", "--home", str(home_dir)]
+    argv += ["--port", "0", "--rate-limit", "100000", *([] if daemon else ["--no-daemon"])]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"outcomes serve did not start:\n{log.read_text()[-3000:]}")
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
+            if found:
+                try:
+                    if httpx.get(f"{found.group(1)}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.1)
+        yield found.group(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _client(args: tuple[str, dict[str, str], list[tuple[str, str]]]) -> list[tuple[int, float]]:
+    """Worker: upload packages (NGO, folder) one after another; (status, seconds) of each."""
+    import httpx
+
+    from pipelines.ngo.client import HubClient, HubRefused
+    from pipelines.ngo.outbox import Package
+    from pipelines.ngo.token import Token
+    from pipelines.standard.handover import MANIFEST, Manifest
+
+    url, tokens, items = args
+    transport = httpx.HTTPTransport()  # one pool of connections for every NGO of this client
+    out = []
+    for ngo_id, folder in items:
+        path = Path(folder)
+        package = Package(ngo_id, path, Manifest.parse((path / MANIFEST).read_bytes()))
+        client = HubClient(url, Token(tokens[ngo_id]), transport=transport)
+        started = time.perf_counter()
+        try:
+            _receipt, new = client.send(package)
+            status = 202 if new else 200
+        except HubRefused as refused:
+            status = refused.status
+        out.append((status, time.perf_counter() - started))
+    transport.close()
+    return out
+
+
+def _upload(home_dir: Path, ngo_home: Path, tokens_file: Path, clients: int) -> dict[str, Any]:
+    """The NGOs' packages uploaded to a running hub by ``clients`` processes at once."""
+    from pipelines.home import Home
+    from pipelines.hub.inbox import pending_ids
+    from pipelines.ngo.folder import NgoHome
+    from pipelines.ngo.outbox import waiting
+
+    tokens = json.loads(tokens_file.read_text())
+    packages = [(p.ngo_id, str(p.folder)) for p in waiting(NgoHome(ngo_home))]
+    shares = [packages[i::clients] for i in range(clients)]
+    with (
+        serving(home_dir, daemon=True) as url,
+        ProcessPoolExecutor(max_workers=clients) as pool,
+    ):
+        list(pool.map(_client, [(url, tokens, [])] * clients))  # the clients start before the clock
+        started = time.perf_counter()
+        shared = pool.map(_client, [(url, tokens, s) for s in shares])
+        done = [r for share in shared for r in share]
+        seconds = time.perf_counter() - started
+        waiting_now = len(pending_ids(Home(home_dir)))
+    latencies = sorted(1000 * t for _, t in done)
+    return {
+        "submissions": len(packages),
+        "received": sum(status in (200, 202) for status, _ in done),
+        "upload_seconds": seconds,
+        "per_second": len(done) / seconds,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        "taken_in_meanwhile": len(packages) - waiting_now,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("stage", choices=["intake", "release", "site", "hub", "floor"])
+    parser.add_argument("stage", choices=["intake", "release", "site", "hub", "floor", "upload"])
     parser.add_argument("--home", type=Path)
     parser.add_argument("--inbox", type=Path)
+    parser.add_argument("--ngo-home", type=Path)
+    parser.add_argument("--tokens", type=Path)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--period", default="2026-Q3")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -116,6 +226,8 @@ def main() -> None:
     elif args.stage == "hub":
         _intake(args.home)
         _release(args.home, args.period, site=True)  # the release job builds the site
+    elif args.stage == "upload":
+        result = _upload(args.home, args.ngo_home, args.tokens, args.clients)
     else:
         result = _floor(args.inbox, args.period)
     result["seconds_inside"] = time.perf_counter() - started

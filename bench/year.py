@@ -4,7 +4,8 @@ A hub lives for years, so a quarter must cost what its own data costs, not what
 the history before it does. This section generates a national year (2,000 NGOs,
 ``outcomes generate --periods``, clients who persist), submits each quarter on
 the NGO side with the same NGO keys (so pseudonyms are stable, as in a real
-year), then takes the quarters through one hub in order: intake, release
+year), registers the NGOs, then takes the quarters through one hub in order:
+each quarter's packages arrive through the hub's receiver, then intake, release
 (proposed, approved, computed, published) and the site, each stage in its own
 process for its time and peak memory. Each quarter is compared with the first,
 per row of its own data: a stage whose cost grew with the history would show
@@ -18,6 +19,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +33,24 @@ PEAK_MIB = 2048.0
 STAGES = ("intake", "release", "site")
 
 
-def _setup(
-    seed: int, ngos: int, data: Path, submit_all: Callable[[Path, Path, str], None]
-) -> tuple[Path, dict[str, Path]]:
-    """Generate the year and submit each quarter once per seed; return (template home with the
-    NGOs' keys and no inbox, each quarter's hand-overs)."""
+@dataclass(frozen=True)
+class YearSetup:
+    """The cached national year: the NGOs' folders (one key each, all year), a hub with every
+    NGO registered, and each quarter's packages, submitted in order."""
+
+    ngo_side: Path
+    registered: Path
+    periods: tuple[str, ...]
+
+
+def _setup(seed: int, ngos: int, data: Path) -> YearSetup:
+    """Generate the year, register its NGOs and submit each quarter on the NGO side, once per
+    seed; the hub receives each quarter's packages when its turn comes."""
+    from bench.run import register_all, submit_all
     from pipelines.standard.periods import parse_range
 
     base = data / f"year-seed-{seed}-ngos-{ngos}"
-    extracts, template, inboxes = base / "extracts", base / "submitted", base / "inboxes"
+    extracts, ngo_side, registered = base / "extracts", base / "ngo-side", base / "registered"
     if not (extracts / ".complete").exists():
         shutil.rmtree(extracts, ignore_errors=True)
         print(f"Generating a national year {YEAR} ({ngos} NGOs, seed {seed}) …", flush=True)
@@ -50,15 +61,20 @@ def _setup(
             ]
         )  # fmt: skip
         (extracts / ".complete").write_text("ok\n")
-    periods = [str(p) for p in parse_range(YEAR)]
-    if not (template / ".complete").exists():
-        shutil.rmtree(template, ignore_errors=True)
-        shutil.rmtree(inboxes, ignore_errors=True)
-        for period in periods:  # in order, into one home: each NGO keeps its key all year
-            submit_all(extracts / period, template, period)
-            shutil.move(template / "inbox", inboxes / period)
-        (template / ".complete").write_text("ok\n")
-    return template, {p: inboxes / p for p in periods}
+    periods = tuple(str(p) for p in parse_range(YEAR))
+    if not (ngo_side / ".complete").exists():
+        shutil.rmtree(ngo_side, ignore_errors=True)
+        for period in periods:  # in order, into one folder: each NGO keeps its key all year
+            submit_all(extracts / period, ngo_side, period)
+        (ngo_side / ".complete").write_text("ok\n")
+    if not (registered / ".complete").exists():
+        shutil.rmtree(registered, ignore_errors=True)
+        ids = sorted(
+            {f.name for period in periods for f in (extracts / period).iterdir() if f.is_dir()}
+        )
+        register_all(registered, ids, base / "tokens.json")
+        (registered / ".complete").write_text("ok\n")
+    return YearSetup(ngo_side, registered, periods)
 
 
 def _rows(inbox: Path) -> int:
@@ -67,7 +83,7 @@ def _rows(inbox: Path) -> int:
     return sum(
         pq.ParquetFile(folder / "data.parquet").metadata.num_rows
         for folder in inbox.iterdir()
-        if not folder.name.startswith(".")
+        if folder.is_dir() and not folder.name.startswith(".")
     )
 
 
@@ -77,12 +93,13 @@ def run(
     data: Path,
     *,
     measure: Callable[[list[str]], tuple[float, float, str]],
-    submit_all: Callable[[Path, Path, str], None],
     fresh: Callable[[Path, Path, str], Path],
 ) -> dict[str, Any]:
     """Take the year's quarters through one hub in order; return the per-quarter results."""
-    template, inboxes = _setup(seed, ngos, data, submit_all)
-    hub = fresh(template, data / "work", "year")
+    from bench.run import receive_all
+
+    setup = _setup(seed, ngos, data)
+    hub = fresh(setup.registered, data / "work", "year")
     python = sys.executable
     commands = {
         "intake": lambda p: [python, "-m", "bench.stages", "intake", "--home", str(hub)],
@@ -100,9 +117,9 @@ def run(
     }
     quarters = []
     print("Timing a national year, quarter by quarter …", flush=True)
-    for period, inbox in inboxes.items():
-        shutil.copytree(inbox, hub / "inbox", dirs_exist_ok=True)
-        row: dict[str, Any] = {"period": period, "rows": _rows(inbox)}
+    for period in setup.periods:
+        receive_all(hub, setup.ngo_side, period)  # the quarter arrives (not timed)
+        row: dict[str, Any] = {"period": period, "rows": _rows(hub / "inbox")}
         for stage in STAGES:
             seconds, peak, _ = measure(commands[stage](period))
             row[f"{stage}_seconds"], row[f"{stage}_peak_rss_mib"] = seconds, peak

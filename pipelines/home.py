@@ -2,15 +2,14 @@
 
 One ``--home`` folder holds one hub, so several can live side by side::
 
-    <home>/ngos/<ngo_id>/   NGO zone: the NGO's secret key, its reports, its submission log
-    <home>/inbox/           hand-over: sanitised submissions waiting for intake
-    <home>/hub/             steward zone: encrypted vault, quarantine, reports, Dagster home
+    <home>/inbox/           hand-over: submissions the hub's API received, waiting for intake
+    <home>/hub/             steward zone: encrypted vault, the desk, quarantine reports, Dagster home
     <home>/keys/            the vault key, when it is not given in the environment
     <home>/published/       published zone: DP releases and their exports, nothing else
     <home>/site/            the built dashboards (read from the published zone only)
 
-In a real deployment the NGO zone is each NGO's own machine; here it is a
-folder so that the whole path can run on one computer.
+The NGO zone is not here: each NGO works in a folder of its own, on its own
+computer (:mod:`pipelines.ngo.folder`), and reaches the hub only through its API.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.standard.names import check_ngo_id, check_submission_id
+from pipelines.standard.names import check_submission_id
 
 DEFAULT_HOME = Path("var")
 
@@ -30,15 +29,30 @@ def resolve_home(home: str | os.PathLike[str] | None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+MARKER = ".outcomes-hub"
+"""The file that makes a folder a hub's home; only the commands that create a hub write it."""
+
+
 @dataclass(frozen=True)
 class Home:
     """Paths of one hub's runtime folder. Creating a path here never writes anything."""
 
     root: Path
 
-    # NGO zone ---------------------------------------------------------------
-    def ngo_dir(self, ngo_id: str) -> Path:
-        return self.root / "ngos" / check_ngo_id(ngo_id)
+    def is_hub(self) -> bool:
+        """Whether this folder holds a hub (its marker, or a vault made before markers)."""
+        return (self.root / MARKER).is_file() or self.vault_file.is_file()
+
+    def create(self) -> Home:
+        """Make this folder a hub's home (owner-only); harmless when it already is one."""
+        private_dir(self.root)
+        marker = self.root / MARKER
+        if not marker.exists():
+            marker.write_text(
+                "This folder is an Outcome Hub home: its vault, inbox, keys and published zone.\n",
+                encoding="utf-8",
+            )
+        return self
 
     # hand-over ----------------------------------------------------------------
     @property
@@ -76,6 +90,11 @@ class Home:
     @property
     def dagster_home(self) -> Path:
         return self.hub / "dagster"
+
+    @property
+    def desk(self) -> Path:
+        """The hub's front desk (SQLite): the NGO register, receipts, the journal."""
+        return self.hub / "desk.sqlite"
 
     # published zone ---------------------------------------------------------
     @property

@@ -11,7 +11,8 @@ import hashlib
 import io
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,8 +20,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from ngo_helpers import hand_in
+from service_helpers import HubProcess, start_hub
 
 from pipelines.home import Home
+from pipelines.ngo.folder import NgoHome
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.periods import Period
 
@@ -104,6 +108,38 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def home(tmp_path: Path) -> Home:
     """A hub's runtime folder of its own (not created until something writes to it)."""
     return Home(tmp_path / "home")
+
+
+@pytest.fixture
+def ngo_home(tmp_path: Path) -> NgoHome:
+    """The NGO's own folder, on 'its own computer': apart from any hub's home."""
+    return NgoHome(tmp_path / "ngo-side")
+
+
+@pytest.fixture
+def hub_server(home: Home, tmp_path: Path) -> Iterator[Callable[..., HubProcess]]:
+    """Start ``outcomes serve`` for this test's hub on a free loopback port, in a subprocess
+    (``hub_server(*serve_args, at=home, ca_file=…)``); every one started is stopped at the end."""
+    started: list[HubProcess] = []
+
+    def start(*args: str | Path, at: Home | None = None, ca_file: Path | None = None) -> HubProcess:
+        served = start_hub(at or home, tmp_path / "service", *args, ca_file=ca_file)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        if not served.stopped:
+            try:
+                served.stop(timeout=30)
+            except subprocess.TimeoutExpired:
+                served.kill()
+
+
+@pytest.fixture
+def deliver(home: Home, ngo_home: NgoHome) -> Callable[..., list[str]]:
+    """:func:`hand_in` for this test's hub and NGO folder."""
+    return lambda ngo_id=None: hand_in(home, ngo_home, ngo_id)
 
 
 # --- contracts and small valid extracts --------------------------------------------------------
@@ -270,8 +306,10 @@ def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
 
 
 @pytest.fixture
-def submit_cli(run_cli: Callable[..., CliResult], home: Home) -> Callable[..., CliResult]:
-    """``outcomes submit FILE --ngo ngo-0042 --period 2025-Q3 --dataset episodes --home HOME``."""
+def submit_cli(run_cli: Callable[..., CliResult], ngo_home: NgoHome) -> Callable[..., CliResult]:
+    """``outcomes submit FILE --ngo ngo-0042 --period 2025-Q3 --dataset episodes --ngo-home D``
+    with no hub: an accepted file is packed into the outbox and the command exits 3 (validated
+    here, not yet delivered); ``hub_args`` adds ``--hub URL --token-file F`` and the like."""
 
     def submit(
         path: Path,
@@ -279,7 +317,8 @@ def submit_cli(run_cli: Callable[..., CliResult], home: Home) -> Callable[..., C
         dataset: str = "episodes",
         ngo: str = "ngo-0042",
         period: str | Period = PERIOD,
-        at: Home | None = None,
+        at: NgoHome | None = None,
+        hub_args: Sequence[str | Path] = (),
     ) -> CliResult:
         return run_cli(
             "submit",
@@ -290,8 +329,9 @@ def submit_cli(run_cli: Callable[..., CliResult], home: Home) -> Callable[..., C
             str(period),
             "--dataset",
             dataset,
-            "--home",
-            (at or home).root,
+            "--ngo-home",
+            (at or ngo_home).root,
+            *hub_args,
         )
 
     return submit

@@ -12,11 +12,12 @@ from pydantic import Field
 
 from pipelines.assets.partitions import batches, register_periods
 from pipelines.assets.resources import HubResource
+from pipelines.hub.desk.sync import sync_receipts
 from pipelines.hub.inbox import load_item, pending_ids
 from pipelines.hub.intake import VerdictStatus, promote, staged_violations, validate_and_stage
+from pipelines.hub.intake.quarantine import refuse_strays, seal_legacy_quarantine
 from pipelines.hub.vault import submissions
 from pipelines.hub.vault.checks import row_count_mismatches
-from pipelines.standard.handover import MANIFEST
 
 
 class BatchConfig(dg.Config):
@@ -35,14 +36,22 @@ def validated_submissions(
     """The hub's verdict on each submission of a batch, re-validated against its contract.
 
     One verdict per submission. Rows that pass are staged in the encrypted
-    vault (kept out of every release until promoted); refused submissions move
-    to quarantine with a report that names columns, rules and row numbers.
+    vault (kept out of every release until promoted); refused submissions are
+    kept encrypted in the vault, with a report beside it that names columns,
+    rules and row numbers (never a value).
     """
     home = hub.layout()
-    ids = list(config.submissions) or pending_ids(home)
-    items = [load_item(home, sid) for sid in ids if (home.inbox / sid / MANIFEST).is_file()]
     with hub.vault().connect() as con:
+        strays = refuse_strays(home, con, _actor(context))
+        sealed = seal_legacy_quarantine(home, con, _actor(context))
+        waiting = set(pending_ids(home))
+        items = [load_item(home, s) for s in list(config.submissions) or waiting if s in waiting]
         verdicts = validate_and_stage(home, con, items, actor=_actor(context))
+        sync_receipts(home, con, [v.submission_id for v in verdicts])
+    if sealed:
+        context.log.warning(f"moved {sealed} refused file(s) kept in the clear into the vault")
+    for stray in strays:
+        context.log.warning(f"refused {stray.described} in the inbox: the hub did not put it there")
     refused = [v for v in verdicts if v.status == VerdictStatus.REFUSED]
     for verdict in refused:
         context.log.warning(
@@ -54,6 +63,7 @@ def validated_submissions(
             "staged": sum(v.status == VerdictStatus.STAGED for v in verdicts),
             "refused": len(refused),
             "duplicates": sum(v.status == VerdictStatus.DUPLICATE for v in verdicts),
+            "strays refused": len(strays),
             "rows staged": sum(v.rows for v in verdicts if v.status == VerdictStatus.STAGED),
             "verdicts": dg.MetadataValue.json({v.submission_id: str(v.status) for v in verdicts}),
             "refused submissions": dg.MetadataValue.json(
@@ -90,9 +100,12 @@ def accepted_submissions(
     home = hub.layout()
     with hub.vault().connect() as con:
         promotion = promote(home, con, list(config.submissions) or None, actor=_actor(context))
+        sync_receipts(home, con, [*promotion.made_current, *promotion.superseded])
         current = submissions.current_periods(con)
     for gap in promotion.unresolved:
         context.log.warning(gap.message())
+    for sid in promotion.left_in_inbox:
+        context.log.warning(f"{sid} is current but its inbox folder could not be removed")
     register_periods(context.instance, current)
     return dg.MaterializeResult(
         metadata={

@@ -31,10 +31,6 @@ from pipelines.hub.release import (
     waiting,
 )
 
-REGISTERED: frozenset[str] | None = None
-"""The NGO register's ids, for "registered but not submitted"; None until the register (issue 11)
-is wired in here, and proposals then say nothing about NGOs that never submitted."""
-
 
 @dg.asset(
     partitions_def=periods,
@@ -49,9 +45,7 @@ def release_proposal(
     it would spend per NGO (quarter and rolling year), the expected accuracy and what is missing.
     One row per proposal in the vault; spends nothing. Approve it with `outcomes release`."""
     with hub.vault().connect() as con:
-        made = propose(
-            con, hub.plan(), context.partition_key, by="release schedule", registered=REGISTERED
-        )
+        made = propose(con, hub.plan(), context.partition_key, by="release schedule")
     if not isinstance(made, Proposal):
         return dg.MaterializeResult(
             metadata={"status": f"nothing to propose: released as {made.release_id}"}
@@ -69,9 +63,7 @@ def release_proposal(
             "NGOs charged": len(made.spends),
             "largest rho asked of an NGO (quarter)": max(asks, default=0.0),
             "largest rolling-year rho of an NGO after it": max(years, default=0.0),
-            "registered, not submitted": "unknown (no register)"
-            if missing.not_submitted is None
-            else len(missing.not_submitted),
+            "registered, not submitted": len(missing.not_submitted or ()),
             "in the previous quarter, not this one": len(missing.not_again),
             "unresolved references": len(missing.unresolved),
         }

@@ -9,6 +9,7 @@ the environment, and a test swaps the resource's configuration, not a module.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,13 @@ from pipelines.assets.resources import HubResource
 from pipelines.home import Home, private_dir
 from pipelines.hub.inbox import pending_ids
 
-_DAGSTER_YAML = """\
-# Written by Outcome Hub. The hub makes no network calls: telemetry is off.
+_WRITTEN_BY = "# Written by Outcome Hub."
+_DAGSTER_YAML = f"""\
+{_WRITTEN_BY} The hub makes no network calls: telemetry is off, and the UI
+# opens without Dagster's newsletter prompt (nux).
 telemetry:
+  enabled: false
+nux:
   enabled: false
 run_coordinator:
   module: dagster.core.run_coordinator
@@ -38,11 +43,15 @@ and the full event log, tracebacks included, is in the Dagster UI."""
 
 
 def prepare_dagster_home(home: Home) -> Path:
-    """Create ``<home>/hub/dagster`` with its dagster.yaml; return the folder."""
+    """Create ``<home>/hub/dagster`` with its dagster.yaml; return the folder. A dagster.yaml
+    this hub wrote earlier is brought up to date; one someone else wrote is left alone."""
     folder = private_dir(home.dagster_home)
     config = folder / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_DAGSTER_YAML, encoding="utf-8")
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    if current is None or (current.startswith(_WRITTEN_BY) and current != _DAGSTER_YAML):
+        tmp = config.with_name(f".dagster.yaml.{os.getpid()}")
+        tmp.write_text(_DAGSTER_YAML, encoding="utf-8")
+        tmp.replace(config)  # two processes preparing at once each write the whole file
     return folder
 
 
@@ -62,6 +71,17 @@ def _interrupted(result: Any) -> bool:
         ):
             return True
     return False
+
+
+def prepare_instance(home: Home) -> Path:
+    """Create the hub's Dagster instance and its storages before its processes start: the
+    daemon and the webserver each create the SQLite schemas of a new instance, and started
+    together they race (the second fails on a table the first made)."""
+    with _instance(home) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_daemon_heartbeats()
+    return home.dagster_home
 
 
 def _job(name: str) -> Any:

@@ -1,13 +1,16 @@
 """The ``outcomes`` command line: NGO side, hub, stewards and funders.
 
-Every command takes ``--home DIR`` so several hubs can live side by side, and
-``--help``. Exit codes: 0 done (or accepted), 1 refused or failed with a
-message saying what to do, 2 usage error, 130 stopped by Ctrl-C or SIGTERM.
+Hub commands take ``--home DIR`` so several hubs can live side by side; NGO
+commands take ``--ngo-home DIR`` (the NGO's own folder) and reach the hub only
+through its API (``--hub URL``). Every command takes ``--help``. Exit codes: 0
+done (or accepted), 1 refused or failed with a message saying what to do, 2
+usage error, 3 validated on the NGO's side but not yet delivered to the hub,
+130 stopped by Ctrl-C or SIGTERM.
 
-A long command (intake, release, site, demo) stops within moments of Ctrl-C
-or SIGTERM: the signal becomes an interrupt, every write in progress is rolled
-back by its transaction, staging folders are removed, and what had committed
-before stays.
+A long command (intake, release, site, demo, serve) stops within moments of
+Ctrl-C or SIGTERM: the signal becomes an interrupt, every write in progress is
+rolled back by its transaction, staging folders are removed, and what had
+committed before stays.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import click
 
 from pipelines import __version__
-from pipelines.cli import demo, hub, ngo, site, steward
+from pipelines.cli import demo, hub, ngo, register, remote, serve, site, steward
 from pipelines.cli.options import errors
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -35,7 +38,16 @@ def main() -> None:
     """
 
 
-for command in (*ngo.COMMANDS, *hub.COMMANDS, *steward.COMMANDS, *site.COMMANDS, demo.demo):
+for command in (
+    *ngo.COMMANDS,
+    *remote.COMMANDS,
+    *register.COMMANDS,
+    *hub.COMMANDS,
+    *serve.COMMANDS,
+    *steward.COMMANDS,
+    *site.COMMANDS,
+    demo.demo,
+):
     main.add_command(command)
 
 

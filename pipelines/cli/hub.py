@@ -1,10 +1,8 @@
-"""Hub commands: ``intake``, ``status``, ``audit`` and ``ui``."""
+"""Hub commands: ``intake``, ``status`` and ``audit``."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,16 @@ import click
 from rich.table import Table
 
 from pipelines.cli.ngo import bar
-from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
+from pipelines.cli.options import (
+    HubFailure,
+    console,
+    home_option,
+    ngo_option,
+    period_option,
+    require_hub,
+    unchecked_home_option,
+)
+from pipelines.cli.remote import Hub, hub_options, print_remote_status
 from pipelines.home import Home
 from pipelines.standard.periods import Period
 
@@ -67,8 +74,9 @@ def print_submissions(home: Home, rows: list[tuple[Any, ...]], *, summary: bool 
 def intake(home: Home) -> None:
     """Take every submission waiting in the inbox through the hub's Dagster intake job.
 
-    The same job the inbox sensor starts under `dagster dev`: re-validation,
-    staging in the encrypted vault, a blocking SQL re-check, then promotion.
+    The same job the inbox sensor starts when the hub runs (outcomes serve):
+    re-validation, staging in the encrypted vault, a blocking SQL re-check, then
+    promotion. Safe while the sensor's own runs go on: the vault takes one at a time.
     """
     from pipelines.assets.runs import run_intake
     from pipelines.hub.inbox import pending_ids
@@ -85,21 +93,36 @@ def intake(home: Home) -> None:
     print_submissions(home, submission_rows(home, ids=pending))
     failed = [r for r in runs if not r.success]
     if failed:
+        theirs = [sid for r in failed for sid in r.keys]
+        current = sum(row[4] == "accepted" for row in submission_rows(home, ids=theirs))
+        waiting = len(set(theirs) & set(pending_ids(home)))
         raise HubFailure(
-            f"{len(failed)} intake run(s) failed: {', '.join(r.run_id for r in failed)}. "
-            "Open the Dagster UI (outcomes ui) to see which check stopped them; "
-            "the submissions stay in the inbox and nothing was made current."
+            f"{len(failed)} intake run(s) failed: {', '.join(r.run_id for r in failed)}. Of their "
+            f"{len(theirs)} submission(s), {current} were made current and {waiting} still wait "
+            "in the inbox. Open the Dagster UI (outcomes ui) to see which check stopped them, "
+            "then run `outcomes intake` again."
         )
 
 
 @click.command()
 @period_option(required=False, help_text="Only this period.")
-@ngo_option(required=False, help_text="Only this NGO.")
-@home_option
-def status(period: Period | None, ngo_id: str | None, home: Home) -> None:
-    """Submissions the hub holds: accepted, superseded and refused, per period."""
+@ngo_option(required=False, help_text="Only this NGO (on the hub's own computer).")
+@hub_options(required=False)
+@unchecked_home_option
+def status(period: Period | None, ngo_id: str | None, hub: Hub | None, home: Home) -> None:
+    """Submissions and the hub's verdicts on them.
+
+    On the hub's computer (--home): every submission it holds, accepted, superseded
+    and refused, per period. On an NGO's computer (--hub URL, with its token): the
+    NGO's own submissions as the hub holds them, with the hub's report on each one
+    it refused.
+    """
     from pipelines.hub.inbox import pending_ids
 
+    if hub is not None:
+        print_remote_status(hub, period)
+        return
+    require_hub(home)
     rows = submission_rows(home, period=period, ngo_id=ngo_id)
     table = Table(title="Submissions", title_justify="left")
     columns = ("Period", "Dataset", "Accepted", "Superseded", "Refused", "Purged", "Rows (current)")
@@ -229,7 +252,7 @@ def audit(
     """Read the append-only audit log: who did what, when, with which file's sha256.
 
     Its head is signed at every publication and as it grows (exports/audit_anchor.json);
-    `--verify --against FILE` shows whether the log still holds what FILE's signed head says.
+    --verify --against FILE shows whether the log still holds what FILE's signed head says.
     """
     from pipelines.hub import audit as audit_log
     from pipelines.hub.anchor import AnchorError
@@ -263,25 +286,4 @@ def audit(
     console.print(table)
 
 
-@click.command()
-@click.option("--port", type=int, default=3000, show_default=True)
-@home_option
-def ui(port: int, home: Home) -> None:
-    """Open the Dagster UI for this hub (assets, checks, the inbox sensor, run history)."""
-    from pipelines.assets.runs import prepare_dagster_home
-
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(prepare_dagster_home(home)),
-        "OUTCOMES_HOME": str(home.root),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-    workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-    console.print(f"Dagster UI for {home.root} on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    # Replace this process with the UI server: Ctrl-C then stops the UI directly.
-    argv = [dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
-    os.execve(dagster, argv, env)  # noqa: S606
-
-
-COMMANDS = (intake, status, audit, ui)
+COMMANDS = (intake, status, audit)

@@ -1,4 +1,10 @@
-"""NGO-side commands: ``outcomes generate`` (sample data) and ``outcomes submit``."""
+"""NGO-side commands: ``outcomes generate`` (sample data) and ``outcomes submit``.
+
+The NGO works in a folder of its own (``--ngo-home``), on its own computer, and
+reaches the hub only through the hub's API (``--hub URL``) with its token.
+Exit codes: 0 accepted and delivered, 1 refused (here or by the hub), 2 usage
+error, 3 validated here but not yet delivered (it waits in the outbox).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pipelines.cli.options import HubFailure, console, home_option, ngo_option, period_option
-from pipelines.home import Home
+from pipelines.cli.options import (
+    EXIT_NOT_DELIVERED,
+    EXIT_REFUSED,
+    HubFailure,
+    console,
+    ngo_option,
+    period_option,
+)
+from pipelines.cli.remote import Hub, delivery_line, hub_options, ngo_home_option, open_hub
 from pipelines.standard.periods import Period, parse_range
 from pipelines.validation.report import Report, rows_text
 
@@ -85,7 +98,6 @@ def _parse_periods(
     show_default=True,
     help="How many NGOs' episodes extracts break contract rules (for demonstrations).",
 )
-@home_option
 def generate(
     *,
     ngos: int,
@@ -96,7 +108,6 @@ def generate(
     messy: bool,
     messy_share: float,
     faulty: int,
-    home: Home,
 ) -> None:
     """Write a realistic synthetic sector: episodes and assessments extracts per NGO.
 
@@ -104,8 +115,7 @@ def generate(
     deterministic per seed. One quarter (--period) goes to OUT/<ngo>/; a range of
     quarters (--periods) to OUT/<period>/<ngo>/, with clients who persist: most
     continue from one quarter to the next, some leave, new ones arrive, and an
-    episode open at a quarter's end appears again in the next. ``--home`` is
-    accepted for symmetry; nothing is written there.
+    episode open at a quarter's end appears again in the next.
     """
     from pipelines.sample.generate import generate_quarters, generate_sector
 
@@ -181,6 +191,33 @@ def print_report(report: Report, report_dir: Path | None) -> None:
         console.print(f"Report: {report_dir / 'report.html'} (and report.json)")
 
 
+def _key_notice(key: Any) -> None:
+    console.print(
+        f"[bold]A new pseudonymisation key was made for this NGO:[/] {key.path}\n"
+        "It turns client and episode references into pseudonyms and never leaves this computer. "
+        "Back it up somewhere safe: if it is lost, next quarter's clients get new pseudonyms and "
+        "the hub can no longer follow their outcomes over time. To move it to a new computer: "
+        "outcomes key export / outcomes key import."
+    )
+
+
+def _deliver(hub: Hub, ngo_home: Any, package: Any) -> None:
+    """Send the package now; exit 1 if the hub refused it, 3 if it waits in the outbox."""
+    from pipelines.ngo.deliver import deliver
+
+    with console.status(f"sending to {hub.url}"), open_hub(hub) as client:
+        result = deliver(ngo_home, client, package, attempts=2, backoff_s=0.5)
+    delivery_line(result)
+    if result.outcome == "refused":
+        raise SystemExit(EXIT_REFUSED)
+    if result.outcome == "waiting":
+        console.print(
+            "It waits in the outbox; nothing was lost. Send it later with: outcomes outbox send "
+            f"--ngo {package.ngo_id} --hub {hub.url}"
+        )
+        raise SystemExit(EXIT_NOT_DELIVERED)
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @ngo_option()
@@ -191,14 +228,26 @@ def print_report(report: Report, report_dir: Path | None) -> None:
     required=True,
     help="Which extract this file is.",
 )
-@home_option
-def submit(file: Path, ngo_id: str, period: Period, dataset: str, home: Home) -> None:
-    """Validate FILE (CSV, XLSX or Parquet) and hand it, pseudonymised, to the hub.
+@hub_options(required=False)
+@ngo_home_option
+def submit(
+    *,
+    file: Path,
+    ngo_id: str,
+    period: Period,
+    dataset: str,
+    hub: Hub | None,
+    ngo_home: Any,
+) -> None:
+    """Validate FILE (CSV, XLSX or Parquet), pseudonymise it and send it to the hub.
 
-    Runs on the NGO's side: direct identifiers are refused, only contract
+    Runs on the NGO's computer: direct identifiers are refused, only contract
     columns are kept, and client and episode references are replaced by keyed
-    hashes under a key that never leaves the NGO's folder. Exit 0 accepted
-    (or already submitted), 1 refused, 2 usage error.
+    hashes under a key that never leaves the NGO's folder. The sanitised package
+    waits in the NGO's outbox until the hub's receipt arrives. Exit 0 accepted and
+    delivered (or already), 1 refused, 2 usage error, 3 validated but not yet
+    delivered (the hub could not be reached, or no --hub was given): send it
+    later with outcomes outbox send.
     """
     from pipelines.ngo.keys import UnsafeKeyError
     from pipelines.ngo.submit import submit as run_submit
@@ -213,7 +262,7 @@ def submit(file: Path, ngo_id: str, period: Period, dataset: str, home: Home) ->
         with console.status("validating") as status:
             outcome = run_submit(
                 file,
-                home=home,
+                home=ngo_home,
                 ngo_id=ngo_id,
                 period=period,
                 dataset=dataset,
@@ -222,15 +271,25 @@ def submit(file: Path, ngo_id: str, period: Period, dataset: str, home: Home) ->
             )
     except UnsafeKeyError as exc:  # the message says what to do; a traceback would not
         raise HubFailure(str(exc)) from None
+    if outcome.key is not None and outcome.key.created:
+        _key_notice(outcome.key)
     if outcome.status == "duplicate":
         console.print(outcome.message)
-        return
-    assert outcome.report is not None
-    print_report(outcome.report, outcome.report_dir)
-    if outcome.status == "accepted":
-        console.print(f"Handed to the hub's inbox as submission {outcome.submission_id}.")
+        if outcome.package is None:
+            return
     else:
-        raise SystemExit(1)
+        assert outcome.report is not None
+        print_report(outcome.report, outcome.report_dir)
+        if outcome.status != "accepted":
+            raise SystemExit(EXIT_REFUSED)
+        console.print(f"Packed for the hub as submission {outcome.submission_id}.")
+    if hub is None:
+        console.print(
+            "Not sent: no hub was given. It waits in the outbox; send it with: outcomes outbox "
+            f"send --ngo {ngo_id} --hub URL"
+        )
+        raise SystemExit(EXIT_NOT_DELIVERED)
+    _deliver(hub, ngo_home, outcome.package)
 
 
 COMMANDS = (generate, submit)

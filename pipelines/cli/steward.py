@@ -39,6 +39,18 @@ def _by_option(func: Any) -> Any:
     )(func)
 
 
+def _require_registered(home: Home, ngo_id: str) -> None:
+    """Refuse an NGO the register does not know, saying how to register it."""
+    from pipelines.hub.desk import register
+    from pipelines.hub.desk.store import opened
+
+    with opened(home) as desk:
+        try:
+            register.require(desk, ngo_id, active=False)
+        except register.RegisterError as exc:
+            raise HubFailure(str(exc)) from None
+
+
 @click.group()
 def budget() -> None:
     """Privacy budgets: set them, see them, and plan what they buy before spending."""
@@ -94,6 +106,8 @@ def budget_set(
         raise click.UsageError(
             "an annual cap holds for any four consecutive quarters: give it without --period"
         )
+    if ngo_id:
+        _require_registered(home, ngo_id)
     plan = _plan()
     target = DEFAULT if default else str(ngo_id)
     with open_hub_vault(home).connect() as con:
@@ -517,8 +531,23 @@ def _run_release(home: Home, period: str, *, supersede: bool, by: str) -> Any:
             ) from None
 
 
+_GOVERNANCE_HELP = {
+    "approve": (
+        "Record the Māori data governance group's approval of releasing a dimension value.\n\n"
+        "Until it is recorded, cells broken down by that value (for example ethnicity = maori) "
+        "are withheld and spend nothing; the next release of the period computes them."
+    ),
+    "withdraw": (
+        "Record the Māori data governance group's withdrawal of an approval.\n\n"
+        "Cells broken down by that value are withheld again from the next publication on; "
+        "what was already published stays in the exports people hold."
+    ),
+}
+
+
 def _governance_command(action: str) -> Any:
-    @click.command(action)
+    # The help is given to click here: a docstring set after decoration is never read.
+    @click.command(action, help=_GOVERNANCE_HELP[action])
     @click.option("--dimension", required=True, help="The Māori-data dimension, e.g. ethnicity.")
     @click.option("--value", required=True, help="The value, e.g. maori.")
     @period_option()
@@ -555,11 +584,6 @@ def _governance_command(action: str) -> Any:
                 "from the next publication on."
             )
 
-    command.__doc__ = (
-        "Record the Māori data governance group's approval of releasing a dimension value."
-        if action == "approve"
-        else "Record the governance group's withdrawal of an approval; those cells are withheld again."
-    )
     return command
 
 

@@ -8,6 +8,9 @@ recomputed, and its schema must be exactly the sanitised schema of the contract.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,10 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.home import Home
+from pipelines.standard.api import Receipt
 from pipelines.standard.contract import DATASETS, load_contract
 from pipelines.standard.handover import (
     MANIFEST,
     PAYLOAD,
+    RECEIPT,
     Manifest,
     ManifestError,
     arrow_schema,
@@ -28,6 +33,9 @@ from pipelines.standard.limits import MANIFEST_BYTES
 from pipelines.standard.names import SubmissionName, check_submission_id
 from pipelines.validation.columnar import check_parquet_limits
 from pipelines.validation.source import ExtractError, read_source
+
+STAGING_PREFIX = ".incoming-"
+"""Hidden folders an upload is written into before it is renamed into place."""
 
 
 class InboxError(Exception):
@@ -52,6 +60,8 @@ class InboxItem:
     folder: Path
     manifest: Manifest | None
     manifest_error: ManifestError | None = None
+    receipt: Receipt | None = None
+    """The hub's own record of who sent it and when (written by the receiver)."""
 
     @property
     def name(self) -> SubmissionName:
@@ -74,6 +84,11 @@ class InboxItem:
         return self.name.dataset
 
     @property
+    def received_at(self) -> str | None:
+        """When the hub received it, by its own clock (None without the hub's receipt)."""
+        return self.receipt.received_at if self.receipt else None
+
+    @property
     def sha256(self) -> str:
         return self.manifest.sha256 if self.manifest else ""
 
@@ -89,24 +104,70 @@ class InboxItem:
         return self.manifest.submitted_on
 
 
-def pending(home: Home) -> list[tuple[int, str]]:
-    """(arrival mark, submission id) of every complete folder in the inbox, oldest first.
+@dataclass(frozen=True)
+class Stray:
+    """Something in the inbox that the hub did not put there: never read, never followed."""
 
-    The mark is the folder's modification time in nanoseconds: the hand-over
-    renames a finished folder into place, so it is when the submission arrived.
-    """
+    name: str
+    kind: str  # "symbolic link", "file", "folder", "special file"
+
+    @property
+    def described(self) -> str:
+        """What it is, without its name (which anyone could have chosen)."""
+        return f"a {self.kind} named {_fingerprint(self.name)}"
+
+
+def _fingerprint(name: str) -> str:
+    return "#" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def _regular(folder: Path, name: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(folder / name).st_mode)
+    except OSError:
+        return False
+
+
+def _scan(home: Home) -> tuple[list[tuple[int, str]], list[Stray]]:
+    """Complete submissions the hub received (arrival mark, id), and everything else."""
     if not home.inbox.is_dir():
-        return []
-    found = []
-    for folder in home.inbox.iterdir():
-        if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
-            continue
-        try:
-            check_submission_id(folder.name)
-        except ValueError:
-            continue  # not ours; never act on a name we did not make
-        found.append((folder.stat().st_mtime_ns, folder.name))
-    return sorted(found)
+        return [], []
+    found, strays = [], []
+    with os.scandir(home.inbox) as entries:
+        for entry in entries:
+            if entry.name.startswith(STAGING_PREFIX):
+                continue  # an upload still being written (or one a crash cut short)
+            if entry.is_symlink():
+                strays.append(Stray(entry.name, "symbolic link"))
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                kind = "file" if entry.is_file(follow_symlinks=False) else "special file"
+                strays.append(Stray(entry.name, kind))
+                continue
+            try:
+                check_submission_id(entry.name)
+            except ValueError:
+                strays.append(Stray(entry.name, "folder"))  # never act on a name we did not make
+                continue
+            folder = home.inbox / entry.name
+            if not (_regular(folder, MANIFEST) and _regular(folder, RECEIPT)):
+                strays.append(Stray(entry.name, "folder"))  # not received through the API
+                continue
+            found.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name))
+    return sorted(found), sorted(strays, key=lambda s: s.name)
+
+
+def pending(home: Home) -> list[tuple[int, str]]:
+    """(arrival mark, submission id) of every submission the hub received and has not taken in,
+    oldest first. The mark is the folder's modification time in nanoseconds: the receiver
+    renames a finished folder into place, so it is when the submission arrived."""
+    return _scan(home)[0]
+
+
+def strays(home: Home) -> list[Stray]:
+    """Entries of the inbox that the hub did not put there (links, files, folders of other
+    names or without the hub's receipt), to be refused and reported."""
+    return _scan(home)[1]
 
 
 def pending_ids(home: Home) -> list[str]:
@@ -117,13 +178,22 @@ def pending_ids(home: Home) -> list[str]:
 def load_item(home: Home, sid: str) -> InboxItem:
     """The inbox item ``sid``, its manifest parsed (or the reason it cannot be)."""
     folder = home.inbox_item(sid)
+    receipt = _receipt(folder)
     try:
-        data = read_source(folder / MANIFEST, limit=MANIFEST_BYTES).data
-        return InboxItem(sid, folder, Manifest.parse(data))
+        data = read_source(folder / MANIFEST, limit=MANIFEST_BYTES, follow_symlinks=False).data
+        return InboxItem(sid, folder, Manifest.parse(data), receipt=receipt)
     except ExtractError as error:
-        return InboxItem(sid, folder, None, ManifestError("manifest", error.message))
+        return InboxItem(sid, folder, None, ManifestError("manifest", error.message), receipt)
     except ManifestError as error:
-        return InboxItem(sid, folder, None, error)
+        return InboxItem(sid, folder, None, error, receipt)
+
+
+def _receipt(folder: Path) -> Receipt | None:
+    try:
+        data = read_source(folder / RECEIPT, limit=MANIFEST_BYTES, follow_symlinks=False).data
+        return Receipt.model_validate_json(data)
+    except (ExtractError, ValueError):
+        return None
 
 
 def ordered(items: list[InboxItem]) -> list[InboxItem]:
@@ -137,6 +207,13 @@ def check_integrity(item: InboxItem) -> None:
     if m is None:
         reason = item.manifest_error.message if item.manifest_error else "the manifest is missing"
         raise InboxError("hub.manifest", f"The manifest cannot be used: {reason}.")
+    r = item.receipt
+    if r is None or r.submission_id != item.submission_id or r.ngo_id != m.ngo_id:
+        raise InboxError(
+            "hub.receipt",
+            "The submission has no receipt from the hub's API for the NGO its manifest names; "
+            "only what the hub received is taken in. Submit it with `outcomes submit --hub`.",
+        )
     contract = load_contract(m.dataset)
     if m.contract != contract.tag:
         raise InboxError(
@@ -148,7 +225,7 @@ def check_integrity(item: InboxItem) -> None:
             "hub.manifest", "The submission's folder name does not match its manifest."
         )
     try:
-        source = read_source(item.payload)
+        source = read_source(item.payload, follow_symlinks=False)
     except ExtractError as error:
         raise InboxError("hub.payload", f"The data file cannot be read: {error.message}") from None
     if source.sha256 != m.sha256:

@@ -1,11 +1,12 @@
 """Retention: individual-level rows of released periods are deleted when they are old enough.
 
 Purging deletes vault rows (current and superseded submissions, staged rows)
-and quarantined data files of periods that have a current release and ended
-more than the given number of days ago. Submission records keep their hashes
-and counts (status ``purged``); the ledger, the published releases and the
-audit log are untouched, and the audit log records what was purged. A dry
-run (:func:`purgeable`) says the same without deleting anything.
+and the refused payloads kept in the vault of periods that have a current
+release and ended more than the given number of days ago. Submission records
+keep their hashes and counts (status ``purged``); the ledger, the published
+releases and the audit log are untouched, the audit log records what was
+purged, and the desk's receipts show it to the NGOs. A dry run
+(:func:`purgeable`) says the same without deleting anything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import duckdb
 from pipelines.db import transaction
 from pipelines.home import Home
 from pipelines.hub import audit
-from pipelines.hub.vault import releases, submissions
+from pipelines.hub.desk.sync import sync_receipts
+from pipelines.hub.vault import quarantine, releases, submissions
 from pipelines.hub.vault import rows as vault_rows
 from pipelines.standard.handover import PAYLOAD
 from pipelines.standard.periods import Period
@@ -41,7 +43,8 @@ def _cutoff(older_than_days: int, today: date | None) -> date:
     return (today or date.today()) - timedelta(days=older_than_days)
 
 
-def _payloads(home: Home, con: duckdb.DuckDBPyConnection, period: str) -> list[Path]:
+def _legacy_payloads(home: Home, con: duckdb.DuckDBPyConnection, period: str) -> list[Path]:
+    """Refused payloads an older hub kept in the clear in its quarantine folder."""
     return [
         path
         for sid in submissions.ids_in_period(con, period)
@@ -67,7 +70,7 @@ def purgeable(
             period,
             vault_rows.count_in_period(con, period),
             submissions.count_held(con, period),
-            len(_payloads(home, con, period)),
+            len(_legacy_payloads(home, con, period)) + quarantine.count_period(con, period),
         )
         if due.rows or due.submissions or due.quarantined_files:
             found.append(due)
@@ -91,11 +94,12 @@ def purge(
     results = []
     for due in purgeable(home, con, older_than_days=older_than_days, today=today):
         removed = 0
-        for payload in _payloads(home, con, due.period):
-            payload.unlink()
+        for payload in _legacy_payloads(home, con, due.period):
+            payload.unlink()  # kept in the clear by hubs before refused payloads went in the vault
             removed += 1
         with transaction(con):
             vault_rows.delete_period(con, due.period)
+            removed += quarantine.delete_period(con, due.period)
             purged = submissions.mark_purged(con, due.period, datetime.now(UTC))
             audit.record(
                 con,
@@ -114,6 +118,7 @@ def purge(
                 ],
             )
         results.append(Purged(due.period, due.rows, len(purged), removed))
+        sync_receipts(home, con, purged)
     if results:
         con.execute("CHECKPOINT")
     return results

@@ -1,8 +1,9 @@
-"""``outcomes submit``: validate an extract on the NGO's machine and hand it to the hub.
+"""``outcomes submit``: validate an extract on the NGO's machine and pack it for the hub.
 
-The NGO's own file is only ever read. A refused file leaves nothing in the
-hub's inbox; an accepted one leaves a sanitised copy and its manifest there.
-Either way the NGO gets ``report.json`` and ``report.html`` at once.
+The NGO's own file is only ever read. A refused file leaves nothing to send;
+an accepted one leaves a sanitised package in the NGO's outbox, which
+:mod:`pipelines.ngo.deliver` sends to the hub's API. Either way the NGO gets
+``report.json`` and ``report.html`` at once, in its own folder.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.home import Home, private_dir
-from pipelines.ngo.handover import hand_over, sanitised_table
-from pipelines.ngo.keys import ngo_key
+from pipelines.home import private_dir
+from pipelines.ngo.folder import NgoHome
+from pipelines.ngo.keys import NgoKey, ngo_key
+from pipelines.ngo.outbox import Package, find, pack, receipt_of
 from pipelines.ngo.pseudonymise import pseudonymise
+from pipelines.ngo.sanitise import sanitised_table
 from pipelines.standard.contract import Contract, load_contract
 from pipelines.standard.names import check_dataset, check_ngo_id
 from pipelines.standard.periods import Period
@@ -39,13 +42,20 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SubmitOutcome:
-    """What happened to one submission, for the terminal and for tests."""
+    """What happened to one file on the NGO's side, for the terminal and for tests.
+
+    ``accepted``: validated and packed (``package`` waits in the outbox); ``refused``: the
+    report says why; ``duplicate``: the same file was accepted before (``package`` is set
+    while it still waits in the outbox, ``delivered_at`` once the hub gave its receipt)."""
 
     status: str  # "accepted", "refused" or "duplicate"
     message: str
     report: Report | None = None
     report_dir: Path | None = None
     submission_id: str | None = None
+    package: Package | None = None
+    key: NgoKey | None = None
+    delivered_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,14 +80,12 @@ class ReportBase:
         )
 
 
-def _log_path(home: Home, ngo_id: str) -> Path:
-    return home.ngo_dir(ngo_id) / "submissions.jsonl"
-
-
-def _accepted_keys_path(home: Home, ngo_id: str, period: Period, dataset: str = "episodes") -> Path:
+def _accepted_keys_path(
+    home: NgoHome, ngo_id: str, period: Period, dataset: str = "episodes"
+) -> Path:
     """Pseudonymised keys of the NGO's latest accepted ``dataset`` for ``period``: for episodes,
     what assessments may refer to; for assessments, the episodes they refer to."""
-    return home.ngo_dir(ngo_id) / "accepted" / str(period) / f"{dataset}.parquet"
+    return home.accepted(ngo_id) / str(period) / f"{dataset}.parquet"
 
 
 def _keys_kept(contract: Contract) -> list[str]:
@@ -86,7 +94,7 @@ def _keys_kept(contract: Contract) -> list[str]:
     return sorted({c for rel in contract.relationships for c in rel.columns})
 
 
-def _left_behind(home: Home, ngo_id: str, period: Period, episodes: pa.Table) -> str:
+def _left_behind(home: NgoHome, ngo_id: str, period: Period, episodes: pa.Table) -> str:
     """A note when accepted assessments refer to episodes that a new episodes file lacks."""
     held = _accepted_keys_path(home, ngo_id, period, "assessments")
     if not held.exists():
@@ -109,9 +117,9 @@ def _left_behind(home: Home, ngo_id: str, period: Period, episodes: pa.Table) ->
 
 
 def _previous_acceptance(
-    home: Home, ngo_id: str, sha: str, period: Period, dataset: str
+    home: NgoHome, ngo_id: str, sha: str, period: Period, dataset: str
 ) -> dict[str, Any] | None:
-    path = _log_path(home, ngo_id)
+    path = home.log(ngo_id)
     if not path.exists():
         return None
     found = None
@@ -124,7 +132,9 @@ def _previous_acceptance(
     return found
 
 
-def _log(home: Home, ngo_id: str, report: Report, source_sha: str, submission: str | None) -> None:
+def _log(
+    home: NgoHome, ngo_id: str, report: Report, source_sha: str, submission: str | None
+) -> None:
     """Append to the NGO's own log of what it submitted: how it knows a file was already sent."""
     entry = {
         "at": report.validated_at,
@@ -134,12 +144,18 @@ def _log(home: Home, ngo_id: str, report: Report, source_sha: str, submission: s
         "status": report.status,
         "submission_id": submission,
     }
-    with _log_path(home, ngo_id).open("a", encoding="utf-8") as fh:
+    with home.log(ngo_id).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry) + "\n")
 
 
 def _relationship_flags(
-    view: pd.DataFrame, contract: Contract, *, home: Home, ngo_id: str, period: Period, key: bytes
+    view: pd.DataFrame,
+    contract: Contract,
+    *,
+    home: NgoHome,
+    ngo_id: str,
+    period: Period,
+    key: bytes,
 ) -> dict[str, np.ndarray]:
     flags: dict[str, np.ndarray] = {}
     for rel in contract.relationships:
@@ -178,23 +194,48 @@ def _refusal_for(error: ExtractError, contract: Contract) -> Finding:
     )
 
 
+def _already(home: NgoHome, ngo_id: str, previous: dict[str, Any]) -> SubmitOutcome | None:
+    """The outcome for a file accepted before: delivered, or still waiting in the outbox; None
+    when its package is gone without a receipt (the hub refused it), so it is validated again."""
+    sid = previous["submission_id"]
+    receipt = receipt_of(home, ngo_id, sid)
+    if receipt is not None:
+        return SubmitOutcome(
+            "duplicate",
+            f"This file was already accepted on {previous['at'][:10]} and delivered to the hub as "
+            f"submission {sid} (received {receipt.received_at[:16]} UTC); nothing to do.",
+            submission_id=sid,
+            delivered_at=receipt.received_at,
+        )
+    package = find(home, ngo_id, sid)
+    if package is not None:
+        return SubmitOutcome(
+            "duplicate",
+            f"This file was already accepted on {previous['at'][:10]} as submission {sid}; its "
+            "package waits in the outbox for the hub's receipt.",
+            submission_id=sid,
+            package=package,
+        )
+    return None
+
+
 def submit(
     path: Path,
     *,
-    home: Home,
+    home: NgoHome,
     ngo_id: str,
     period: Period,
     dataset: str,
     today: date | None = None,
     progress: Progress | None = None,
 ) -> SubmitOutcome:
-    """Validate ``path`` and, if it passes, hand its sanitised form to the hub's inbox."""
+    """Validate ``path`` and, if it passes, pack its sanitised form into the NGO's outbox."""
     check_ngo_id(ngo_id)
     check_dataset(dataset)
     step = progress or (lambda _: None)
     today = today or date.today()
     contract = load_contract(dataset)
-    ngo_dir = private_dir(home.ngo_dir(ngo_id))
+    home.prepare(ngo_id)
 
     step("reading the file")
     # Read once, safely (no FIFO or device blocks it, no file over the size limit is read):
@@ -209,14 +250,12 @@ def submit(
         _previous_acceptance(home, ngo_id, source_sha, period, dataset) if source_sha else None
     )
     if previous:
-        return SubmitOutcome(
-            "duplicate",
-            f"This file was already accepted on {previous['at'][:10]} as submission "
-            f"{previous['submission_id']}; nothing to do.",
-            submission_id=previous["submission_id"],
-        )
-    key = ngo_key(home, ngo_id)
-    report_dir = ngo_dir / "reports" / f"{period}.{dataset}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+        already = _already(home, ngo_id, previous)
+        if already is not None:
+            return already
+    secret = ngo_key(home, ngo_id)
+    key = secret.key
+    report_dir = home.reports(ngo_id) / f"{period}.{dataset}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     base = ReportBase(
         ngo_id=ngo_id, period=str(period), dataset=dataset, contract=contract.tag, file=path.name
     )
@@ -234,7 +273,7 @@ def submit(
         )
         write_report(report, report_dir)
         _log(home, ngo_id, report, source_sha, None)
-        return SubmitOutcome("refused", report.headline, report, report_dir)
+        return SubmitOutcome("refused", report.headline, report, report_dir, key=secret)
 
     step("looking for direct identifiers")
     identifiers = find_direct_identifiers(extract.frame, contract)
@@ -257,25 +296,50 @@ def submit(
         identifiers=tuple(identifiers),
         dropped_columns=dropped,
     )
-    submission = None
+    package = None
     if accepted:
-        step("pseudonymising and handing over to the hub")
+        step("pseudonymising and packing for the hub")
         table = sanitised_table(prepared, contract, key)
-        handover = hand_over(
-            table,
-            home=home,
-            ngo_id=ngo_id,
+        package = _pack(
+            home,
+            ngo_id,
             period=period,
             contract=contract,
-            submitted_on=today,
-            dropped_columns=dropped,
+            table=table,
+            today=today,
+            dropped=len(dropped),
         )
-        submission = handover.submission_id
         note = _left_behind(home, ngo_id, period, table) if dataset == "episodes" else ""
-        report = replace(report, submission_id=submission, note=note)
-        keys_path = _accepted_keys_path(home, ngo_id, period, dataset)
-        keys_path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.select(_keys_kept(contract)), keys_path)
+        report = replace(report, submission_id=package.submission_id, note=note)
     write_report(report, report_dir)
+    submission = package.submission_id if package else None
     _log(home, ngo_id, report, source_sha, submission)
-    return SubmitOutcome(report.status, report.headline, report, report_dir, submission)
+    return SubmitOutcome(
+        report.status, report.headline, report, report_dir, submission, package, secret
+    )
+
+
+def _pack(
+    home: NgoHome,
+    ngo_id: str,
+    *,
+    period: Period,
+    contract: Contract,
+    table: pa.Table,
+    today: date,
+    dropped: int,
+) -> Package:
+    """Pack the sanitised table into the outbox, and keep its keys for the cross-file rule."""
+    package = pack(
+        table,
+        ngo_home=home,
+        ngo_id=ngo_id,
+        period=period,
+        contract=contract,
+        submitted_on=today,
+        dropped_columns=dropped,
+    )
+    keys_path = _accepted_keys_path(home, ngo_id, period, contract.dataset)
+    private_dir(keys_path.parent)
+    pq.write_table(table.select(_keys_kept(contract)), keys_path)
+    return package

@@ -33,6 +33,8 @@ from pipelines.standard.periods import Period
 
 PAYLOAD = "data.parquet"
 MANIFEST = "manifest.json"
+RECEIPT = "receipt.json"
+"""Written by the hub beside the two files it received: who sent them (the token's NGO) and when."""
 MANIFEST_VERSION = 1
 SOURCE_ROW = "source_row"
 
@@ -80,7 +82,7 @@ _FIELD_CHECKS: tuple[tuple[str, Callable[[str], object], str], ...] = (
 
 def _text(doc: dict[str, Any], key: str, *, required: bool = True) -> str:
     value = doc.get(key)
-    if value is None and not required:
+    if value in (None, "") and not required:
         return ""
     if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
         raise ManifestError(

@@ -121,6 +121,10 @@ def _open_error(path: Path, exc: OSError) -> ExtractError:
         return _unreadable(
             f"{path} is a socket or device, not a file.", _NOT_A_FILE[stat.S_IFCHR][1]
         )
+    if exc.errno == errno.ELOOP:
+        return _unreadable(
+            f"{path} is a symbolic link, not a file.", "Give the path of the file itself."
+        )
     if exc.errno == errno.ENOTDIR:
         return _unreadable(
             f"There is no file at {path}: part of the path is a file, not a folder.",
@@ -133,13 +137,16 @@ def _kind(mode: int) -> int:
     return stat.S_IFMT(mode)
 
 
-def read_source(path: Path, *, limit: Limit | None = None) -> Source:
+def read_source(path: Path, *, limit: Limit | None = None, follow_symlinks: bool = True) -> Source:
     """Read the regular file at ``path`` whole, or raise :class:`ExtractError` saying why not.
 
     ``limit`` bounds its size (``file_bytes`` unless told: the hub reads a manifest with
-    ``manifest_bytes``); a file over it is refused before a byte is read.
+    ``manifest_bytes``); a file over it is refused before a byte is read. The hub reads its
+    inbox with ``follow_symlinks=False``: a link there was not put there by the hub.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:

@@ -2,7 +2,8 @@
 
 The site is built once per test session (shared by the xdist workers through a
 file lock) the way ``make demo`` builds it: a small generated sector is
-submitted on the NGO side, taken in and released by the hub's Dagster jobs, and
+submitted on the NGO side, delivered through the hub's receiver, taken in and
+released by the hub's Dagster jobs, and
 the release job's ``funder_site`` asset writes the site. Chromium is the system
 package at ``/usr/bin/chromium``, driven by Playwright; a browser is never
 downloaded. Without it, every browser test is skipped with a note saying so.
@@ -60,16 +61,20 @@ def chromium() -> Path:
 
 
 def _build(root: Path) -> Path:
-    """The real path, small: generate, submit (NGO side), intake and release (Dagster); the
-    release job's funder_site asset builds the site."""
+    """The real path, small: generate, submit (NGO side), deliver through the hub's receiver,
+    intake and release (Dagster); the release job's funder_site asset builds the site."""
+    from ngo_helpers import hand_in
+
     from pipelines.assets.runs import run_intake, run_release
     from pipelines.hub.release import propose_and_approve
     from pipelines.hub.vault import open_vault
+    from pipelines.ngo.folder import NgoHome
     from pipelines.ngo.submit import submit
     from pipelines.privacy.plan import load_plan
     from pipelines.sample.generate import generate_sector
 
     home = Home(root / "home")
+    ngo_side = NgoHome(root / "ngo-side")
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "OUTCOMES_HOME")}
     os.environ.pop("OUTCOMES_HOME", None)
     try:
@@ -83,13 +88,14 @@ def _build(root: Path) -> Path:
                 ):
                     outcome = submit(
                         path,
-                        home=home,
+                        home=ngo_side,
                         ngo_id=ngo.ngo_id,
                         period=period,
                         dataset=dataset,
                         today=date.today(),
                     )
                     assert outcome.status == "accepted", outcome.message
+            assert len(hand_in(home, ngo_side)) == 2 * NGOS
             runs = run_intake(home)
             assert runs
             assert all(r.success for r in runs)

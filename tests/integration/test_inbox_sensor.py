@@ -5,19 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from ngo_helpers import hand_in
 
 from pipelines.assets.partitions import BATCHES
 from pipelines.assets.resources import HubResource
 from pipelines.assets.sensors import inbox_sensor
 from pipelines.home import Home
 from pipelines.hub.inbox import pending_ids
+from pipelines.ngo.folder import NgoHome
 from pipelines.ngo.submit import submit
 from pipelines.standard.periods import Period
 
 
 def _submit(home: Home, path: Path, ngo: str, dataset: str = "episodes") -> str:
-    outcome = submit(path, home=home, ngo_id=ngo, period=Period.parse("2025-Q3"), dataset=dataset)
+    """Submit on the NGO side (a folder of the NGO's own) and deliver through the receiver."""
+    ngo_side = NgoHome(home.root.parent / "ngo-side")
+    outcome = submit(
+        path, home=ngo_side, ngo_id=ngo, period=Period.parse("2025-Q3"), dataset=dataset
+    )
     assert outcome.status == "accepted", outcome.message
+    assert hand_in(home, ngo_side, ngo) == [outcome.submission_id]
     assert outcome.submission_id
     return outcome.submission_id
 

@@ -20,11 +20,14 @@ from pathlib import Path
 
 import pytest
 from dp_helpers import PERIOD, seed_home, small_sector, snapshot
+from ngo_helpers import hand_in
 
 from pipelines.home import Home
 from pipelines.hub.inbox import pending_ids
 from pipelines.hub.vault import open_vault
 from pipelines.hub.vault.checks import row_count_mismatches
+from pipelines.ngo.folder import NgoHome
+from pipelines.ngo.submit import submit
 from pipelines.sample.generate import generate_sector
 from pipelines.standard.periods import Period
 
@@ -74,19 +77,19 @@ def test_an_intake_stopped_by_sigterm_commits_nothing_half_done(tmp_path: Path) 
     seconds with exit code 130 and a message, makes nothing current, leaves every submission
     in the inbox, and leaves no half-staged submission; the next intake takes them all in."""
     home = Home(tmp_path / "home")
+    ngo_home = NgoHome(tmp_path / "ngos")
     sector = generate_sector(tmp_path / "extracts", ngos=4, period=Period.parse(PERIOD), seed=5)
-    from pipelines.ngo.submit import submit
-
     for ngo in sector.ngos:
         for dataset, path in (
             ("episodes", ngo.episodes_path),
             ("assessments", ngo.assessments_path),
         ):
             outcome = submit(
-                path, home=home, ngo_id=ngo.ngo_id, period=Period.parse(PERIOD),
+                path, home=ngo_home, ngo_id=ngo.ngo_id, period=Period.parse(PERIOD),
                 dataset=dataset, today=date(2025, 10, 15),
             )  # fmt: skip
             assert outcome.status == "accepted", outcome.message
+    hand_in(home, ngo_home)
     waiting = pending_ids(home)
 
     code, seconds, output = stop_at(

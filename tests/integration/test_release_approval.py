@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from dp_helpers import PERIOD, ledger, load_rows, seed_home, small_sector, snapshot
+from dp_helpers import PERIOD, ledger, load_rows, register_ngos, seed_home, small_sector, snapshot
 
 from pipelines.assets.runs import run_release
 from pipelines.home import Home
@@ -100,7 +100,8 @@ def test_approving_a_proposal_whose_submissions_changed_is_refused(
     spent and the old proposal is replaced. The new proposal includes the late NGO."""
     seed_home(home, *small_sector())
     assert _answering(home, "n\n", "release", "--period", PERIOD).exit_code == 0
-    with open_vault(home).connect() as con:  # a late NGO's extracts are accepted
+    register_ngos(home, ["ngo-tui"])  # a late NGO, registered, whose extracts are accepted
+    with open_vault(home).connect() as con:
         load_rows(con, *small_sector(seed=12, ngos=("ngo-tui",)), period=PERIOD)
     before = _state(home)
 

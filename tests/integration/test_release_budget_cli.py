@@ -130,3 +130,18 @@ def test_budget_plan_answers_the_budget_for_a_target_halfwidth(
     assert checked >= len(plan.measures)
     assert files_under(hub.root) == before
     assert math.isfinite(n)
+
+
+def test_a_budget_for_an_ngo_nobody_registered_is_refused_saying_how_to_register(
+    hub: Home, run_cli: Cli
+) -> None:
+    """Tests that `outcomes budget set --ngo ngo-9999` for an NGO the register does not know
+    exits 1 with the `outcomes ngo register` command to run, and changes nothing."""
+    before = _budget_rows(hub)
+    result = run_cli(
+        "budget", "set", "--ngo", "ngo-9999", "--period", PERIOD, "--rho", "0.5", "--home", hub.root
+    )
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "ngo-9999 is not a registered NGO. Register it first with `outcomes ngo register" in said
+    assert _budget_rows(hub) == before

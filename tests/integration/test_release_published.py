@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from dp_helpers import PERIOD, bounded_sector, seed_home
+from ngo_helpers import hand_in
 
 from pipelines.home import Home
 from pipelines.hub.inbox import load_item, pending_ids
 from pipelines.hub.intake import promote, staged_violations, validate_and_stage
 from pipelines.hub.vault import open_vault
+from pipelines.ngo.folder import NgoHome
 from pipelines.ngo.submit import submit
 from pipelines.privacy.plan import default_plan
 from pipelines.published.store import SCHEMA, TABLES
@@ -85,9 +87,11 @@ def _release_the_real_way(
         path = root / f"canary-{name}.csv"
         path.write_bytes(csv_bytes(rows))
         files.append((CANARY, name, path))
+    ngo_side = NgoHome(root / "ngo-side")
     for ngo, dataset, path in files:
-        outcome = submit(path, home=home, ngo_id=ngo, period=period, dataset=dataset)
+        outcome = submit(path, home=ngo_side, ngo_id=ngo, period=period, dataset=dataset)
         assert outcome.status == "accepted", (ngo, dataset, outcome.message)
+    assert len(hand_in(home, ngo_side)) == 6
     with open_vault(home).connect() as con:
         items = [load_item(home, sid) for sid in pending_ids(home)]
         verdicts = validate_and_stage(home, con, items)
@@ -237,6 +241,7 @@ def test_export_of_an_empty_hub_says_nothing_is_published(
 ) -> None:
     """Tests that exporting before anything is released fails with a message saying to
     release first, and writes no file."""
+    home.create()
     out = tmp_path / "cells.csv"
     result = run_cli("export", "--format", "csv", "--out", out, "--home", home.root)
     assert result.exit_code == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dp_helpers import load_rows, small_sector
+from dp_helpers import load_rows, register_ngos, small_sector
 
 from pipelines.home import Home
 from pipelines.hub import audit
@@ -42,9 +42,14 @@ def test_purge_deletes_rows_of_released_old_periods_only(
     that is released and ended more than DAYS ago, keeps those of an old period that was never
     released and of a released period that is too recent, records the purge in the audit log
     and leaves the published zone (releases, cells, exports) byte for byte as it was."""
+    sectors = {
+        p: small_sector(seed=len(p) + int(p[-1]))
+        for p in (OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED)
+    }
+    register_ngos(home, (row["ngo_id"] for episodes, _ in sectors.values() for row in episodes))
     with open_vault(home).connect() as con:
-        for period in (OLD_RELEASED, OLD_UNRELEASED, RECENT_RELEASED):
-            load_rows(con, *small_sector(seed=len(period) + int(period[-1])), period=period)
+        for period, rows in sectors.items():
+            load_rows(con, *rows, period=period)
     for period in (OLD_RELEASED, RECENT_RELEASED):
         result = run_cli("release", "--period", period, "--yes", "--home", home.root)
         assert result.exit_code == 0, result.output

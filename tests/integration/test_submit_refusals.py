@@ -2,8 +2,10 @@
 
 Every test goes through the real command line (``outcomes submit``) and checks
 what the NGO coordinator sees (exit code, terminal, report.json), that the
-NGO's own file is byte-identical afterwards, and that the hub's side of the
-home (inbox, vault, published zone) is exactly as it was.
+NGO's own file is byte-identical afterwards, and that nothing was packed to be
+sent: the NGO's outbox and what it keeps of accepted files are exactly as they
+were. (What the hub answers to bad uploads is tested against a real server in
+``tests/service``.)
 """
 
 from __future__ import annotations
@@ -18,28 +20,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ngo_helpers import ACCEPTED_HERE
 
-from pipelines.home import Home
-from pipelines.hub.inbox import pending_ids
+from pipelines.ngo.folder import NgoHome
+from pipelines.ngo.outbox import waiting
 from pipelines.standard.contract import Contract
 from pipelines.standard.limits import FILE_BYTES
 
 NGO = "ngo-0042"
 
 
-def hub_state(home: Home, tree: Callable[[Path], dict[str, str]]) -> dict[str, dict[str, str]]:
-    """The hub's side of a home, file by file: inbox, steward zone, vault key, published zone."""
+def sent_state(
+    ngo_home: NgoHome, tree: Callable[[Path], dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """What the NGO has packed to send, file by file: its outbox, the receipts it holds and
+    the pseudonymised keys it keeps of accepted files."""
     return {
-        "inbox": tree(home.inbox),
-        "hub": tree(home.hub),
-        "keys": tree(home.keys),
-        "published": tree(home.published),
+        "outbox": tree(ngo_home.outbox(NGO)),
+        "receipts": tree(ngo_home.receipts(NGO)),
+        "accepted": tree(ngo_home.accepted(NGO)),
     }
 
 
-def reports(home: Home) -> set[Path]:
+def reports(ngo_home: NgoHome) -> set[Path]:
     """Every report.json the NGO side has written for this NGO."""
-    return set((home.ngo_dir(NGO) / "reports").glob("*/report.json"))
+    return set(ngo_home.reports(NGO).glob("*/report.json"))
 
 
 def read_report(path: Path) -> dict[str, Any]:
@@ -49,27 +54,26 @@ def read_report(path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def refused(
-    home: Home, files_under: Callable[[Path], dict[str, str]], submit_cli: Callable[..., Any]
+    ngo_home: NgoHome, files_under: Callable[[Path], dict[str, str]], submit_cli: Callable[..., Any]
 ) -> Callable[..., tuple[Any, dict[str, Any]]]:
     """Submit a file that must be refused and check that nothing was lost: exit 1, a refused
-    report, the NGO's file byte-identical, the hub's side of the home unchanged.
+    report, the NGO's file byte-identical, nothing packed to be sent.
     Returns (result, report.json)."""
 
     def check(path: Path, dataset: str = "episodes") -> tuple[Any, dict[str, Any]]:
         source_bytes = path.read_bytes()
-        hub_before = hub_state(home, files_under)
-        pending_before = pending_ids(home)
-        reports_before = reports(home)
+        sent_before = sent_state(ngo_home, files_under)
+        waiting_before = waiting(ngo_home)
+        reports_before = reports(ngo_home)
 
         result = submit_cli(path, dataset=dataset)
 
         assert result.exit_code == 1, result.output
         assert "Refused" in result.output
         assert path.read_bytes() == source_bytes
-        assert hub_state(home, files_under) == hub_before
-        assert pending_ids(home) == pending_before
-        assert not home.vault_file.exists()
-        (new,) = reports(home) - reports_before
+        assert sent_state(ngo_home, files_under) == sent_before
+        assert waiting(ngo_home) == waiting_before
+        (new,) = reports(ngo_home) - reports_before
         report = read_report(new)
         assert report["status"] == "refused"
         assert report["submission_id"] is None
@@ -197,7 +201,7 @@ def test_out_of_range_numbers_are_refused_with_the_bounds(
     """Tests that sessions 1500 and pre_score 7 are refused with the contract's bounds in the fix."""
     episodes = episode_rows()
     if dataset == "assessments":  # its episodes must be accepted first, so only the range fails
-        assert submit_cli(write_csv("episodes.csv", episodes)).exit_code == 0
+        assert submit_cli(write_csv("episodes.csv", episodes)).exit_code == ACCEPTED_HERE
     rows = episodes if dataset == "episodes" else assessment_rows(episodes)
     rows[0][column] = value
     result, report = refused(write_csv(f"{dataset}-bad.csv", rows), dataset=dataset)
@@ -304,7 +308,7 @@ class _ReadCounter:
 
 def test_a_200_mb_file_is_refused_at_once_with_the_size_limit(
     ngo_files: Path,
-    home: Home,
+    ngo_home: NgoHome,
     files_under: Callable[[Path], dict[str, str]],
     submit_cli: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
@@ -317,7 +321,7 @@ def test_a_200_mb_file_is_refused_at_once_with_the_size_limit(
         fh.truncate(200 * 1024 * 1024)
     stat_before = path.stat()
     counter = _ReadCounter(path)
-    before = hub_state(home, files_under)
+    before = sent_state(ngo_home, files_under)
 
     with monkeypatch.context() as patched:
         counter.patch(patched)
@@ -330,9 +334,8 @@ def test_a_200_mb_file_is_refused_at_once_with_the_size_limit(
         stat_before.st_mtime_ns,
     )
     assert result.exit_code == 1
-    assert hub_state(home, files_under) == before
-    assert not home.vault_file.exists()
-    (path_of_report,) = reports(home)
+    assert sent_state(ngo_home, files_under) == before
+    (path_of_report,) = reports(ngo_home)
     report = read_report(path_of_report)
     assert _rules(report) == {"file.size"}
     limit = str(FILE_BYTES)  # the limit `file_bytes` (100 MB): named, with its value
@@ -362,7 +365,7 @@ def test_an_ngo_period_or_dataset_not_of_the_documented_form_is_a_usage_error(
     *,
     tmp_path: Path,
     episodes_csv: Path,
-    home: Home,
+    ngo_home: NgoHome,
     run_cli: Callable[..., Any],
     files_under: Callable[[Path], dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
@@ -380,8 +383,8 @@ def test_an_ngo_period_or_dataset_not_of_the_documented_form_is_a_usage_error(
         "submit",
         episodes_csv,
         *[x for pair in arguments.items() for x in pair],
-        "--home",
-        home.root,
+        "--ngo-home",
+        ngo_home.root,
     )
 
     assert result.exit_code == 2, result.output
@@ -390,16 +393,17 @@ def test_an_ngo_period_or_dataset_not_of_the_documented_form_is_a_usage_error(
     assert expected[option] in " ".join(result.output.split())
     assert files_under(tmp_path) == before
     if value.startswith(".."):  # where the text would have led, from any folder a path is made in
-        for base in (tmp_path, home.root, home.root / "ngos", home.root / "ngos" / NGO / "reports"):
+        for base in (tmp_path, ngo_home.root, ngo_home.root / NGO, ngo_home.root / NGO / "reports"):
             assert not Path(os.path.normpath(base / value)).exists()
-    assert not home.root.exists()
+    assert not ngo_home.root.exists()
     assert episodes_csv.read_bytes() == source_bytes
 
 
-def _assert_nothing_holds(values: list[str], home: Home, output: str) -> None:
-    """No file anywhere under the home (reports, logs, keys) and no terminal line holds a value."""
+def _assert_nothing_holds(values: list[str], ngo_home: NgoHome, output: str) -> None:
+    """No file anywhere in the NGO's folder (reports, logs, keys, outbox) and no terminal line
+    holds a value."""
     assert all(v not in output for v in values)
-    for path in home.root.rglob("*"):
+    for path in ngo_home.root.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             for value in values:
@@ -407,7 +411,10 @@ def _assert_nothing_holds(values: list[str], home: Home, output: str) -> None:
 
 
 def test_a_name_column_is_refused_and_its_values_are_kept_nowhere(
-    write_csv: Callable[..., Path], episode_rows: Callable[..., Any], home: Home, refused: Any
+    write_csv: Callable[..., Path],
+    episode_rows: Callable[..., Any],
+    ngo_home: NgoHome,
+    refused: Any,
 ) -> None:
     """Tests that a 'First Name' column is refused as a person's name, by column, and that no
     report, log or terminal line holds any of the names."""
@@ -422,11 +429,14 @@ def test_a_name_column_is_refused_and_its_values_are_kept_nowhere(
     )
     assert "first_name" in result.output
     assert "a person's name" in result.output
-    _assert_nothing_holds(names, home, result.output)
+    _assert_nothing_holds(names, ngo_home, result.output)
 
 
 def test_nhi_numbers_in_any_column_are_refused_and_kept_nowhere(
-    write_csv: Callable[..., Path], episode_rows: Callable[..., Any], home: Home, refused: Any
+    write_csv: Callable[..., Path],
+    episode_rows: Callable[..., Any],
+    ngo_home: NgoHome,
+    refused: Any,
 ) -> None:
     """Tests that valid NHI numbers in a contract column and in an extra column are refused by
     value, naming both columns and rows, and that no report, log or terminal line holds them."""
@@ -443,7 +453,7 @@ def test_nhi_numbers_in_any_column_are_refused_and_kept_nowhere(
     assert found[("client_id", "nhi")]["rows"] == [2]
     assert found[("notes", "nhi")]["rows"] == [4, 5]
     assert "an NHI number" in result.output
-    _assert_nothing_holds([*nhis, nhis[2].lower()], home, result.output)
+    _assert_nothing_holds([*nhis, nhis[2].lower()], ngo_home, result.output)
 
 
 def test_an_ngo_key_readable_by_others_stops_submission_with_the_fix(
@@ -451,16 +461,16 @@ def test_an_ngo_key_readable_by_others_stops_submission_with_the_fix(
     episodes_csv: Path,
     write_csv: Callable[..., Path],
     episode_rows: Callable[..., Any],
-    home: Home,
+    ngo_home: NgoHome,
     submit_cli: Callable[..., Any],
     files_under: Callable[[Path], dict[str, str]],
 ) -> None:
     """Tests that when the NGO's secret key has become readable by others, submit exits 1 with
-    the chmod that fixes it (no traceback) and hands nothing over."""
-    assert submit_cli(episodes_csv).exit_code == 0
-    key_path = home.ngo_dir(NGO) / "secret.key"
+    the chmod that fixes it (no traceback) and packs nothing."""
+    assert submit_cli(episodes_csv).exit_code == ACCEPTED_HERE
+    key_path = ngo_home.key_file(NGO)
     key_path.chmod(0o644)
-    before = hub_state(home, files_under)
+    before = sent_state(ngo_home, files_under)
     rows = episode_rows()
     rows[0]["sessions"] = "7"
 
@@ -471,4 +481,4 @@ def test_an_ngo_key_readable_by_others_stops_submission_with_the_fix(
     assert "can be read by other users" in result.output
     assert "chmod 600" in result.output
     assert "Traceback" not in result.output
-    assert hub_state(home, files_under) == before
+    assert sent_state(ngo_home, files_under) == before

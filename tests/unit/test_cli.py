@@ -26,6 +26,7 @@ def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tup
 def test_the_command_line_registers_the_foundation_commands() -> None:
     """Tests that the NGO and hub commands of the foundation are all registered."""
     assert {"generate", "submit", "intake", "status", "audit", "ui", "demo"} <= set(COMMANDS)
+    assert {"serve", "outbox", "figures", "key", "ngo"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("words", _command_paths(main), ids=" ".join)
@@ -70,9 +71,22 @@ def test_submit_of_a_missing_file_is_a_usage_error(
         "2025-Q3",
         "--dataset",
         "episodes",
-        "--home",
-        tmp_path / "home",
+        "--ngo-home",
+        tmp_path / "ngo",
     )
     assert result.exit_code == 2
     assert "there is no file at" in result.output
-    assert not (tmp_path / "home").exists()
+    assert not (tmp_path / "ngo").exists()
+
+
+@pytest.mark.parametrize("words", _command_paths(main), ids=" ".join)
+def test_every_command_says_what_it_does_without_markup(
+    words: tuple[str, ...], run_cli: Callable[..., Any]
+) -> None:
+    """Tests that every command's help has a description (approve and withdraw once had none)
+    and shows no reStructuredText backticks: help is read in a terminal, not rendered."""
+    result = run_cli(*words, "--help")
+    description = result.output.split("\n\n", 2)[1].strip()
+    assert description, result.output
+    assert not description.startswith("Options:"), result.output
+    assert "`" not in result.output

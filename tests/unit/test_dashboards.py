@@ -591,7 +591,13 @@ def test_a_rebuild_replaces_the_previous_site_whole(tmp_path: Path) -> None:
 
 def test_outcomes_site_command_builds_and_prints_the_report_card(run_cli: Any, home: Home) -> None:
     """Tests that `outcomes site --home DIR` builds <home>/site and prints its report card's path,
-    and that it says what to do when nothing has been published."""
+    that it says what to do when nothing has been published, and that a folder that holds no
+    hub is refused, not made into one."""
+    not_a_hub = run_cli("site", "--home", home.root)
+    assert not_a_hub.exit_code == 2
+    assert "is not an Outcome Hub home" in " ".join(not_a_hub.output.split())
+    assert not home.root.exists()
+    home.create()
     empty = run_cli("site", "--home", home.root)
     assert empty.exit_code == 1
     assert "run `outcomes release` first" in empty.output

@@ -175,7 +175,7 @@ def test_the_site_build_opens_only_the_published_zone_and_its_own_files(tmp_path
         home.vault_file,
         home.vault_key_file,
         home.inbox / "x" / "manifest.json",
-        home.ngo_dir("ngo-0001") / "secret.key",
+        home.root / "ngos" / "ngo-0001" / "secret.key",  # an NGO folder left beside it
     ):
         decoy.parent.mkdir(parents=True, exist_ok=True)
         decoy.write_text("not for the dashboards")

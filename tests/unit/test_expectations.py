@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.ngo.handover import sanitised_table
+from pipelines.ngo.sanitise import sanitised_table
 from pipelines.standard.contract import DATASETS, Contract, load_contract
 from pipelines.standard.periods import Period
 from pipelines.standard.rules import contract_rules

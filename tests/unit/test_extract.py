@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.home import Home
+from pipelines.ngo.folder import NgoHome
 from pipelines.ngo.submit import submit
 from pipelines.standard.periods import Period
 from pipelines.validation.extract import ExtractError, normalise_header, read_extract
@@ -292,7 +292,7 @@ def test_values_right_of_the_header_are_refused_not_dropped(tmp_path: Path) -> N
 
 def test_the_coordinator_is_told_how_many_blank_rows_were_skipped(
     tmp_path: Path,
-    home: Home,
+    ngo_home: NgoHome,
     to_csv: Callable[..., bytes],
     episode_rows: Callable[..., list[dict[str, str]]],
 ) -> None:
@@ -303,7 +303,7 @@ def test_the_coordinator_is_told_how_many_blank_rows_were_skipped(
     path = tmp_path / "episodes.csv"
     path.write_bytes(b"\n".join([*lines[:3], b"", b",,,,,,,,,,,,", *lines[3:]]))
     period = Period.parse("2025-Q3")
-    outcome = submit(path, home=home, ngo_id="ngo-0042", period=period, dataset="episodes")
+    outcome = submit(path, home=ngo_home, ngo_id="ngo-0042", period=period, dataset="episodes")
     assert outcome.status == "accepted", outcome.message
     assert outcome.message.endswith("(4 rows; 2 blank rows skipped).")
     assert outcome.report_dir is not None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.home import Home
+from pipelines.ngo.folder import NgoHome
 from pipelines.ngo.submit import submit
 from pipelines.standard.periods import Period
 from pipelines.validation.extract import ExtractError, read_extract
@@ -174,7 +174,9 @@ def test_a_file_deleted_after_it_is_opened_is_read_whole(
     assert not path.exists()
 
 
-def test_submit_refuses_a_fifo_with_a_report_and_no_traceback(tmp_path: Path, home: Home) -> None:
+def test_submit_refuses_a_fifo_with_a_report_and_no_traceback(
+    tmp_path: Path, ngo_home: NgoHome
+) -> None:
     """Tests that `submit` on a named pipe returns at once with a refused report naming the
     FIFO, where it used to hash the path first and block (or die with an OSError)."""
     path = tmp_path / "episodes.csv"
@@ -182,7 +184,7 @@ def test_submit_refuses_a_fifo_with_a_report_and_no_traceback(tmp_path: Path, ho
     with _within(30):
         outcome = submit(
             path,
-            home=home,
+            home=ngo_home,
             ngo_id="ngo-0042",
             period=Period.parse("2025-Q3"),
             dataset="episodes",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from pipelines.home import Home
+from pipelines.ngo.folder import NgoHome
 from pipelines.standard.names import (
     check_dataset,
     check_ngo_id,
@@ -123,13 +125,15 @@ def test_ngo_ids_that_could_escape_a_folder_are_refused(text: str) -> None:
         check_ngo_id(text)
 
 
-def test_home_never_builds_a_path_from_an_unchecked_name(tmp_path: object) -> None:
-    """Tests that the hub's folder layout refuses an NGO id or submission id like ../x."""
-    home = Home(tmp_path)  # type: ignore[arg-type]
+def test_home_never_builds_a_path_from_an_unchecked_name(tmp_path: Path) -> None:
+    """Tests that the hub's folder layout refuses a submission id like ../x, and the NGO's
+    folder layout an NGO id like ../x."""
     with pytest.raises(ValueError, match="NGO id must be"):
-        home.ngo_dir("../x")
+        NgoHome(tmp_path).ngo_dir("../x")
+    with pytest.raises(ValueError, match="NGO id must be"):
+        NgoHome(tmp_path).outbox("../x")
     with pytest.raises(ValueError, match="not a submission id"):
-        home.inbox_item("../x")
+        Home(tmp_path).inbox_item("../x")
 
 
 def test_datasets_and_submission_ids_are_checked() -> None:

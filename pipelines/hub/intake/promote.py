@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
@@ -45,6 +45,10 @@ class Promotion:
 
     made_current: list[str]
     unresolved: list[UnresolvedReferences]
+    superseded: list[str] = field(default_factory=list)
+    left_in_inbox: list[str] = field(default_factory=list)
+    """Folders the inbox still holds after the commit (a clean-up that failed); the next intake
+    finds them current and lets them go. They never make a committed promotion a failure."""
 
 
 def promote(
@@ -96,8 +100,19 @@ def promote(
             for gap in gaps
         ]
         audit.record(con, events)
-    for sid in {p[0] for p in plan} | {p[5] for p in plan if p[5]}:
+    superseded = sorted({p[5] for p in plan if p[5]})
+    # A submission superseded in the same batch is decided too: its folder goes as well.
+    return Promotion(winners, gaps, superseded, _clear_inbox(home, {*winners, *superseded}))
+
+
+def _clear_inbox(home: Home, ids: set[str]) -> list[str]:
+    """Remove promoted submissions' inbox folders; return those that could not be removed."""
+    left = []
+    for sid in sorted(ids):
         folder = home.inbox / sid
-        if folder.exists():
-            shutil.rmtree(folder)
-    return Promotion(winners, gaps)
+        try:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+        except OSError:
+            left.append(sid)
+    return left

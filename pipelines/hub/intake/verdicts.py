@@ -111,7 +111,7 @@ def record_verdicts(
                     else None
                 ),
                 "submitted_on": manifest.submitted_on.isoformat() if manifest else None,
-                "received_at": now,
+                "received_at": by_id[v.submission_id].received_at or now.isoformat(),
                 "status": str(v.status),
                 "reason": v.reason or None,
             }

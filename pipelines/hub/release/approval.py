@@ -20,7 +20,6 @@ The lifecycle of a release, in the vault (statuses are :class:`ProposalStatus`):
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import UTC, datetime
 
 import duckdb
@@ -33,7 +32,7 @@ from pipelines.hub.release.errors import ReleaseError
 from pipelines.hub.release.proposal import Missing, Proposal, build
 from pipelines.hub.release.run import describe
 from pipelines.hub.rolling_year import year_balances
-from pipelines.hub.vault import proposals, releases
+from pipelines.hub.vault import proposals, register, releases
 from pipelines.hub.vault.checks import unresolved_references
 from pipelines.hub.vault.proposals import StoredProposal
 from pipelines.hub.vault.statuses import ProposalStatus
@@ -41,9 +40,7 @@ from pipelines.privacy.plan import ReleasePlan
 from pipelines.standard.periods import Period
 
 
-def missing(
-    con: duckdb.DuckDBPyConnection, draft: ReleaseDraft, registered: Collection[str] | None
-) -> Missing:
+def missing(con: duckdb.DuckDBPyConnection, draft: ReleaseDraft) -> Missing:
     """What the release of ``draft`` will not see: NGOs registered (or in the previous quarter's
     release) without a submission now, NGOs without assessments, unresolved references."""
     submitted = {n for ngos in draft.contributing.values() for n in ngos}
@@ -51,7 +48,7 @@ def missing(
     previous = releases.contributors(con, str(Period.parse(draft.period).previous()))
     scope = [(n, draft.period) for n in sorted(submitted)]
     return Missing(
-        not_submitted=None if registered is None else tuple(sorted(set(registered) - submitted)),
+        not_submitted=tuple(sorted(register.ids(con) - submitted)),
         not_again=tuple(sorted(previous - submitted)),
         without_assessments=tuple(sorted(episodes - set(draft.contributing["assessments"]))),
         unresolved=tuple(g.message() for g in unresolved_references(con, scope)),
@@ -65,7 +62,6 @@ def propose(
     *,
     by: str,
     supersede: bool = False,
-    registered: Collection[str] | None = None,
 ) -> Proposal | ReleaseOutcome:
     """The proposal of what releasing ``period`` would do now (the stored release when there is
     nothing to compute). Stored, waiting, unless an open proposal already says the same."""
@@ -82,7 +78,7 @@ def propose(
         proposal_id=proposals.next_id(con, period),
         balances=ledger.balances(con, plan, period, asked),
         years=year_balances(con, plan, period, asked),
-        missing=missing(con, described, registered),
+        missing=missing(con, described),
         at=now,
         by=by,
     )

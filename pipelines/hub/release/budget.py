@@ -8,7 +8,7 @@ is asked (the first few, then how many more), and the command that fixes it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from pipelines.hub.ledger import TOLERANCE, Balance
 from pipelines.hub.release.errors import ReleaseError
@@ -27,6 +27,18 @@ def refusal(subject: str, why: str, lines: Sequence[str], fix: str) -> ReleaseEr
 
 def _set_budget(period: str) -> str:
     return f"`outcomes budget set --ngo ID --period {period} --rho R` (or --default)"
+
+
+def check_registered(period: str, ngos: Collection[str], registered: Collection[str]) -> None:
+    """Refuse a release that would charge an NGO the register does not know."""
+    unknown = sorted(set(ngos) - set(registered))
+    if unknown:
+        raise refusal(
+            f"The release of {period}",
+            f"{len(unknown)} contributing NGO(s) are not in the NGO register.",
+            [f"{n}: not registered" for n in unknown],
+            'Register each with `outcomes ngo register --ngo ID --name "NAME"`, then release again.',
+        )
 
 
 def check_budget(period: str, balances: Sequence[Balance], asked: Mapping[str, float]) -> None:

@@ -27,6 +27,7 @@ from pipelines.hub.crash import crashpoint, pausepoint
 from pipelines.hub.release.budget import (
     allotment,
     check_budget,
+    check_registered,
     check_supersede,
     check_year,
     refusal,
@@ -37,21 +38,29 @@ from pipelines.hub.release.noise import compute, dry_run
 from pipelines.hub.release.parts import plan_parts
 from pipelines.hub.release.store import commit, contributing_ngos
 from pipelines.hub.rolling_year import year_balances
-from pipelines.hub.vault import budgets, proposals, releases, submissions
+from pipelines.hub.vault import budgets, proposals, register, releases, submissions
 from pipelines.hub.vault.proposals import StoredApproval
 from pipelines.hub.vault.statuses import ProposalStatus
 from pipelines.privacy.plan import ReleasePlan
 
 
 def describe(
-    con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str, *, supersede: bool = False
+    con: duckdb.DuckDBPyConnection,
+    plan: ReleasePlan,
+    period: str,
+    *,
+    supersede: bool = False,
 ) -> ReleaseDraft | ReleaseOutcome:
-    """The release ``period`` needs now, or the stored release when there is nothing to compute."""
+    """The release ``period`` needs now, or the stored release when there is nothing to compute.
+
+    A contributor the NGO register does not know refuses the release.
+    """
     contributing = contributing_ngos(con, period)
     if not contributing["episodes"]:
         raise NothingToRelease(f"Nothing to release for {period}: no accepted submissions.")
     approved = budgets.approved(con, period)
     ngos = sorted(set(contributing["episodes"]) | set(contributing["assessments"]))
+    check_registered(period, ngos, register.ids(con))
     budget = ledger.budgets(con, plan, period, ngos)
     current = releases.current(con, period)
     inputs = submissions.current_ids(con, period)

@@ -7,7 +7,8 @@ budget ledger and stored releases.
 - ``connection`` opens the encrypted file with its key (never shown)
 - ``schema``     the tables and their migrations
 - ``statuses``   what a submission or a release can be, as types
-- ``submissions``, ``rows``, ``releases``, ``budgets``: each table's SQL, in one place
+- ``submissions``, ``rows``, ``releases``, ``budgets``, ``quarantine``: each table's SQL, in
+  one place
   (the audit log's is in :mod:`pipelines.hub.audit`)
 - ``checks``     invariants that asset checks and tests assert
 

@@ -26,6 +26,8 @@ from pipelines.db import offline_connection
 from pipelines.home import Home, private_dir
 from pipelines.hub.anchor import AuditSigner, audit_signer
 from pipelines.hub.checkpoints import signing
+from pipelines.hub.desk.journal import move_into_vault
+from pipelines.hub.desk.mirror import copy_register
 from pipelines.hub.vault.schema import ensure_schema
 
 KEY_ENV = "OUTCOMES_VAULT_KEY"
@@ -127,6 +129,9 @@ class Vault:
             con.execute("USE vault")
             self.home.vault_file.chmod(0o600)
             ensure_schema(con)
+            # What the desk journalled while the vault was busy joins the audit chain first.
+            move_into_vault(self.home, con)
+            copy_register(self.home, con)
             with signing(con, self.signer):
                 yield con
         finally:

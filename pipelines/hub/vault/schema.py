@@ -151,6 +151,27 @@ def _version_6(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_YEAR)
 
 
+def _version_7(con: duckdb.DuckDBPyConnection) -> None:
+    # Which events of the desk's journal are chained into the audit log (pipelines.hub.desk).
+    from pipelines.hub.desk.journal import IMPORTED_DDL
+
+    con.execute(IMPORTED_DDL)
+
+
+def _version_8(con: duckdb.DuckDBPyConnection) -> None:
+    # Refused payloads are kept encrypted here, never in the clear (pipelines.hub.vault.quarantine).
+    from pipelines.hub.vault.quarantine import QUARANTINE_DDL
+
+    con.execute(QUARANTINE_DDL)
+
+
+def _version_9(con: duckdb.DuckDBPyConnection) -> None:
+    # The vault's copy of the desk's NGO register, read beside the rows (pipelines.hub.vault.register).
+    from pipelines.hub.vault.register import REGISTER_DDL
+
+    con.execute(REGISTER_DDL)
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_1,
     _version_2,
@@ -158,6 +179,9 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _version_4,
     _version_5,
     _version_6,
+    _version_7,
+    _version_8,
+    _version_9,
 ]
 """Each migration runs once, in order, in its own transaction; append, never edit."""
 

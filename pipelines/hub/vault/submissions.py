@@ -61,7 +61,8 @@ def record(con: duckdb.DuckDBPyConnection, verdicts: pd.DataFrame) -> None:
         con.execute(
             f"INSERT INTO submissions ({', '.join(COLUMNS)}) SELECT submission_id, ngo_id, period, "
             "dataset, contract, sha256, rows, TRY_CAST(submitted_at AS TIMESTAMPTZ), "
-            f"TRY_CAST(submitted_on AS DATE), received_at, status, reason FROM {frame}"
+            "TRY_CAST(submitted_on AS DATE), CAST(received_at AS TIMESTAMPTZ), status, reason "
+            f"FROM {frame}"
         )
 
 
@@ -205,8 +206,9 @@ def plan_promotion(
 ) -> list[tuple[str, str, str, str, str, str | None]]:
     """What promoting the staged submissions (all, or ``ids``) would do.
 
-    One row per (winner, loser): the winner is the latest staged submission of its
-    NGO, period and dataset; losers are the other accepted or staged submissions it
+    One row per (winner, loser): the winner is the staged submission of its NGO,
+    period and dataset that the hub received last (by the hub's own clock, never a
+    time the sender wrote); losers are the other accepted or staged submissions it
     replaces (None when it replaces nothing). Rows are (winner, NGO, period,
     dataset, sha256, loser). The result is kept in the temp table ``_promotion``
     for :func:`apply_promotion`, inside the caller's transaction.
@@ -220,8 +222,7 @@ def plan_promotion(
             WITH staged AS (
                 SELECT submission_id, ngo_id, period, dataset, sha256,
                        row_number() OVER (PARTITION BY ngo_id, period, dataset
-                                          ORDER BY submitted_at DESC NULLS LAST, received_at DESC,
-                                                   submission_id DESC) AS rank
+                                          ORDER BY received_at DESC, submission_id DESC) AS rank
                 FROM submissions WHERE status = $staged {where}
             )
             SELECT w.submission_id AS winner, w.ngo_id, w.period, w.dataset, w.sha256,

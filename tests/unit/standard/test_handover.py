@@ -144,3 +144,10 @@ def test_the_sanitised_schema_is_the_contract_columns_then_the_source_row() -> N
     contract = load_contract("assessments")
     schema = arrow_schema(contract)
     assert schema.names == [*contract.column_names, "source_row"]
+
+
+def test_a_manifest_with_only_the_required_fields_reads_back_too() -> None:
+    """Tests that a manifest whose optional fields are left at their defaults (no tool, no
+    time of submission) is written and read back unchanged."""
+    manifest = _manifest(tool="", submitted_at=None, columns=())
+    assert Manifest.parse(manifest.to_json()) == manifest
