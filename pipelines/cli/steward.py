@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import math
 from datetime import date
@@ -121,7 +122,7 @@ def budget_set(
             raise HubFailure(str(exc)) from None
     value = annual_rho if annual_rho is not None else rho
     assert value is not None
-    as_epsilon = f"(epsilon {epsilon_at(value, plan.delta):.2f} at delta {plan.delta:g})"
+    as_epsilon = f"(epsilon {epsilon_at(value, plan.delta):.2f} at delta {_plain(plan.delta)})"
     if annual_rho is not None:
         who = "every NGO without its own cap" if default else ngo_id
         console.print(
@@ -164,7 +165,7 @@ def budget_show(period: Period | None, ngo_id: str | None, home: Home) -> None:
         console.print("No budgets yet: nothing has been submitted or set.")
         return
     table = Table(
-        title=f"Privacy budgets (rho; epsilon at delta {plan.delta:g}): each quarter's, and the "
+        title=f"Privacy budgets (rho; epsilon at delta {_plain(plan.delta)}): each quarter's, and the "
         "rolling year's (the busiest four consecutive quarters that include it)",
         title_justify="left",
     )
@@ -204,85 +205,244 @@ def _year_cells(year: Any, delta: float) -> tuple[str, ...]:
     "--rho",
     type=float,
     default=None,
-    help="Proposed per-NGO budget: show each cell's expected 95% ±.",
+    help="Proposed per-NGO budget a quarter: what it buys, measure by measure.",
 )
 @click.option(
-    "--target-halfwidth",
-    type=float,
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="UNIT=VALUE",
+    help="Ask the reverse: the budget at which every measure read in UNIT has a 95% ± of at "
+    "most VALUE. UNIT is clients, sessions, share (in percentage points), score (score "
+    "points) or rate (sessions per client). Repeatable, one per unit.",
+)
+@click.option(
+    "--sizes",
     default=None,
-    help="Ask the reverse: what budget gives each cell a 95% half-width of at most this?",
+    metavar="N,N,…",
+    help="NGO sizes (clients a quarter) to judge per-NGO cells at. Default: the quartiles and "
+    "90th percentile of the last published release's clients served, else 50,200,1000.",
 )
 @click.option(
     "--cell-size",
     type=float,
     default=100.0,
     show_default=True,
-    help="For shares and means: the number of clients the ratio is over.",
+    help="With --target: shares and means are for cells of this many clients.",
 )
-@click.option("--measure", "measures", multiple=True, help="Only these measures (repeatable).")
+@click.option(
+    "--sector",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --rho: clients the whole sector serves a quarter. Default: the last published "
+    "release's clients served, else 4000.",
+)
+@click.option("--measure", "measures", multiple=True, help="Only these measures (plan ids).")
 @home_option
 def budget_plan(
+    *,
     rho: float | None,
-    target_halfwidth: float | None,
+    targets: tuple[str, ...],
+    sizes: str | None,
     cell_size: float,
+    sector: int | None,
     measures: tuple[str, ...],
     home: Home,
 ) -> None:
-    """Preview accuracy before spending anything: per cell class, the expected 95% half-width
-    for a proposed budget (--rho), or the budget for a target half-width (--target-halfwidth)."""
+    """Preview accuracy before spending anything. With --rho: each measure's expected 95% ±
+    in its own unit, and how many of each NGO's cells would be ok, low or withheld for NGOs of
+    typical sizes. With --target: the budget each measure needs. Reads no data and spends
+    nothing."""
     from pipelines.hub.ledger import BudgetError, check_rho
-    from pipelines.privacy.mechanisms import epsilon_at
-    from pipelines.privacy.planner import accuracy_table, budget_for
+    from pipelines.privacy.planner import DEFAULT_SIZES, Typical, typical_from_published
 
     plan = _plan()
-    if (rho is None) == (target_halfwidth is None):
-        raise click.UsageError("give exactly one of --rho R or --target-halfwidth N")
+    if (rho is None) == (not targets):
+        raise click.UsageError("give exactly one of --rho R or --target UNIT=VALUE (repeatable)")
     if not (math.isfinite(cell_size) and cell_size >= 1):
         raise click.BadParameter(f"--cell-size must be at least 1, got {cell_size}")
-    if rho is not None:
-        try:
-            check_rho(rho, plan)
-        except BudgetError as exc:
-            raise click.BadParameter(str(exc), param_hint="--rho") from None
-        frame = accuracy_table(plan, rho, cell_size)
-        title = (
-            f"Expected 95% half-widths at rho {rho:g} per NGO (epsilon {epsilon_at(rho, plan.delta):.2f} "
-            f"at delta {plan.delta:g}); ratios for cells of {cell_size:g} clients. Nothing is spent."
+    known = {m.id for m in plan.measures} | {d.id for d in plan.derived}
+    unknown = set(measures) - known
+    if unknown:
+        raise click.BadParameter(
+            f"unknown measure(s) {sorted(unknown)}; the plan's ids are in "
+            "contracts/release_plan.v1.yaml",
+            param_hint="--measure",
         )
-    else:
-        assert target_halfwidth is not None
-        try:
-            frame = budget_for(plan, target_halfwidth, cell_size)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--target-halfwidth") from None
-        title = (
-            f"Per-NGO budget needed for a 95% half-width of at most {target_halfwidth:g} "
-            f"(ratios: cells of {cell_size:g} clients). Nothing is spent."
-        )
-    if measures:
-        unknown = set(measures) - set(frame["measure"])
-        if unknown:
-            raise click.BadParameter(
-                f"unknown measure(s) {sorted(unknown)}", param_hint="--measure"
-            )
-        frame = frame[frame["measure"].isin(measures)]
-    table = Table(title=title, title_justify="left")
-    for col in ("Measure", "Scope", "Unit"):
-        table.add_column(col)
-    if rho is not None:
-        table.add_column("95% ±", justify="right")
-        for r in frame.itertuples():
-            table.add_row(r.measure, r.scope, r.unit, f"{r.halfwidth_95:.3g}")
-    else:
-        table.add_column("rho needed", justify="right")
-        table.add_column("epsilon", justify="right")
-        for r in frame.itertuples():
-            needed = "beyond reach" if not math.isfinite(r.rho_needed) else _up(r.rho_needed)
-            eps = "" if not math.isfinite(r.epsilon_needed) else f"{r.epsilon_needed:.2f}"
-            flag = "" if r.within_max_rho else " (above max_rho)"
-            table.add_row(r.measure, r.scope, r.unit, needed + flag, eps)
-    console.print(table)
+    if targets:
+        _print_targets(plan, _parse_targets(targets), cell_size, set(measures))
+        _print_year(plan, None)
+        return
+    assert rho is not None
+    try:
+        check_rho(rho, plan)
+    except BudgetError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rho") from None
+    found = typical_from_published(home.published_db) if home.published_db.exists() else None
+    typical = found[1] if found else Typical()
+    if sector is not None:
+        typical = dataclasses.replace(typical, sector=sector)
+    chosen = _parse_sizes(sizes) if sizes else (found[0] if found else DEFAULT_SIZES)
+    _print_plan(plan, rho, sizes=chosen, typical=typical, cell_size=cell_size, only=set(measures))
     _print_year(plan, rho)
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        sizes = ()
+    if not sizes or sizes[0] < 1 or len(sizes) > 6:
+        raise click.BadParameter(
+            f"give one to six whole numbers of clients, like 50,200,1000; got {text!r}",
+            param_hint="--sizes",
+        )
+    return sizes
+
+
+def _parse_targets(texts: tuple[str, ...]) -> dict[str, float]:
+    from pipelines.privacy.planner import UNIT_KEYS
+
+    out: dict[str, float] = {}
+    for text in texts:
+        unit, _, value = text.partition("=")
+        unit = unit.strip().lower()
+        try:
+            number = float(value.strip().removesuffix("pp"))
+        except ValueError:
+            number = math.nan
+        if unit not in UNIT_KEYS or not (math.isfinite(number) and number > 0) or unit in out:
+            raise click.BadParameter(
+                f"{text!r}: write UNIT=VALUE, once per unit, with UNIT one of "
+                f"{', '.join(UNIT_KEYS)} and VALUE a positive number (share=5 means "
+                "± 5 percentage points)",
+                param_hint="--target",
+            )
+        out[unit] = number
+    return out
+
+
+def _breakdown(dims: tuple[str, ...]) -> str:
+    return ", ".join(d.replace("_", " ") for d in dims) if dims else "total"
+
+
+def _print_plan(
+    plan: Any,
+    rho: float,
+    *,
+    sizes: tuple[int, ...],
+    typical: Any,
+    cell_size: float,
+    only: set[str],
+) -> None:
+    """The steward's reading of a budget: each NGO's figures by NGO size, then the sector's."""
+    from pipelines.privacy.mechanisms import epsilon_at
+    from pipelines.privacy.plan import QUESTIONS
+    from pipelines.privacy.planner import steward_plan
+
+    rows = [
+        r
+        for r in steward_plan(plan, rho, sizes, typical, cell_size)
+        if not only or r.measure in only
+    ]
+    console.print(
+        f"[bold]What rho {rho:g} per NGO a quarter buys[/bold] (epsilon "
+        f"{epsilon_at(rho, plan.delta):.2f} at delta {_plain(plan.delta)}). Nothing is spent; no "
+        "data is read."
+    )
+    ngo_rows = [r for r in rows if r.scope == "ngo"]
+    if ngo_rows:
+        table = Table(
+            title="Each NGO's own figures: expected 95% ± and how its cells would be flagged, "
+            "for NGOs of these sizes",
+            title_justify="left",
+        )
+        table.add_column("Measure")
+        table.add_column("By")
+        table.add_column("Cells", justify="right")
+        for size in sizes:
+            table.add_column(f"NGO of {size:,} clients")
+        table.add_column("Plan id", style="dim")
+        for question, heading in QUESTIONS.items():
+            group = [r for r in ngo_rows if r.question == question]
+            if group:
+                table.add_row(f"[bold]{heading}", *[""] * (len(sizes) + 3))
+            for r in group:
+                cells = []
+                for (_size, flag), hw in zip(r.verdicts, r.halfwidths, strict=True):
+                    what = flag if r.cells == 1 else f"{r.cells} {flag}"
+                    cells.append(f"{r.unit.plus_minus(hw)} · {what}")
+                table.add_row(r.title, _breakdown(r.breakdown), str(r.cells), *cells, r.measure)
+        console.print(table)
+    pooled = [r for r in rows if r.scope == "pooled"]
+    if pooled:
+        table = Table(
+            title=f"The sector's figures (all NGOs together, {typical.sector:,} clients a "
+            "quarter): expected 95% ± of one cell and how a typical cell would be flagged",
+            title_justify="left",
+        )
+        for col in ("Measure", "By", "Cells", "95% ± · flag", "Plan id"):
+            table.add_column(
+                col,
+                justify="right" if col == "Cells" else "left",
+                style="dim" if col == "Plan id" else None,
+            )
+        for question, heading in QUESTIONS.items():
+            group = sorted(
+                (r for r in pooled if r.question == question), key=lambda r: not r.headline
+            )
+            if group:
+                table.add_row(f"[bold]{heading}", "", "", "", "")
+            for r in group:
+                star = "★ " if r.headline else ""
+                (_sector, flag), hw = r.verdicts[0], r.halfwidths[0]
+                table.add_row(
+                    f"{star}{r.title}",
+                    _breakdown(r.breakdown),
+                    str(r.cells),
+                    f"{r.unit.plus_minus(hw)} · {flag}",
+                    r.measure,
+                )
+        console.print(table)
+    console.print(
+        "★ a headline figure. Shares are in percentage points; mean changes in score points. "
+        "ok: shown as is; low: shown, marked as uncertain; withheld: too "
+        "noisy to be useful, not shown. Per-NGO cells assume clients spread evenly over the "
+        f"breakdown, an NGO running {typical.programmes} programmes in {typical.regions} "
+        f"regions, and a mix ({typical.sessions_per_client:.1f} sessions per client, "
+        f"{typical.share_paired:.0%} assessed twice, {typical.share_satisfied:.0%} satisfied, "
+        f"{typical.share_improved:.0%} improved) taken from {typical.source}."
+    )
+
+
+def _print_targets(plan: Any, targets: dict[str, float], cell_size: float, only: set[str]) -> None:
+    from pipelines.privacy.planner import budget_for_targets, unit_of
+
+    frame = budget_for_targets(plan, targets, cell_size)
+    if only:
+        frame = frame[frame["measure"].isin(only)]
+    table = Table(
+        title="Per-NGO budget a quarter each measure needs for the 95% ± asked "
+        f"(shares and means: cells of {cell_size:,.0f} clients). Nothing is spent.",
+        title_justify="left",
+    )
+    for col in ("Measure", "Scope", "Target", "rho needed", "epsilon", "Plan id"):
+        table.add_column(col, style="dim" if col == "Plan id" else None)
+    titles = {m.id: m.title for m in plan.measures} | {d.id: d.title for d in plan.derived}
+    for r in frame.itertuples():
+        unit = unit_of(plan, r.measure)
+        needed = "beyond reach" if not math.isfinite(r.rho_needed) else _up(r.rho_needed)
+        eps = "" if not math.isfinite(r.epsilon_needed) else f"{r.epsilon_needed:.2f}"
+        flag = "" if r.within_max_rho else " (above the plan's max_rho)"
+        table.add_row(
+            f"{titles[r.measure]} ({_breakdown(plan.dimensions_of(r.measure))})",
+            "each NGO" if r.scope == "ngo" else "all NGOs",
+            f"± {r.target:g} {unit.name}",
+            needed + flag,
+            eps,
+            r.measure,
+        )
+    console.print(table)
 
 
 def _print_year(plan: Any, rho: float | None) -> None:
@@ -293,7 +453,7 @@ def _print_year(plan: Any, rho: float | None) -> None:
     cap = plan.annual_rho
     console.print(
         f"Over a year: any four consecutive quarters may spend at most rho {cap:g} per NGO "
-        f"(epsilon {epsilon_at(cap, plan.delta):.2f} at delta {plan.delta:g}), the plan's "
+        f"(epsilon {epsilon_at(cap, plan.delta):.2f} at delta {_plain(plan.delta)}), the plan's "
         "rolling-year cap (stewards may set another per NGO); a client served all year is in "
         "four releases, so that is their guarantee."
     )
@@ -660,3 +820,8 @@ def export(fmt: str, out: Path, period: Period | None, home: Home) -> None:
 
 
 COMMANDS = (budget, release, approve, withdraw, purge, export)
+
+
+def _plain(number: float) -> str:
+    """A small number as a steward reads it: 1e-07 is 0.0000001."""
+    return f"{number:.12f}".rstrip("0").rstrip(".") if number < 1e-3 else f"{number:g}"

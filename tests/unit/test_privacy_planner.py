@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
 from pipelines.privacy.mechanisms import calibrate, halfwidth_95
 from pipelines.privacy.plan import default_plan
-from pipelines.privacy.planner import accuracy_table, budget_for, halfwidth
+from pipelines.privacy.planner import (
+    accuracy_table,
+    budget_for,
+    budget_for_targets,
+    halfwidth,
+    steward_plan,
+)
 
 
 def _exact_coverage(scale: float, h: float) -> float:
@@ -53,3 +60,59 @@ def test_the_budget_for_a_target_is_just_enough(target: float, cell_size: float)
         assert halfwidth(plan, row.measure, row.rho_needed, cell_size) <= target, row.measure
         if row.rho_needed > plan.min_rho:  # at the floor, less is not a budget anyone may set
             assert halfwidth(plan, row.measure, 0.9 * row.rho_needed, cell_size) > target
+
+
+def test_every_measure_reads_in_its_own_unit_and_never_wider_than_its_scale() -> None:
+    """Tests that the steward's reading names each measure's unit (clients, sessions, score
+    points, percentage points, sessions per client), prints no scientific notation even for
+    a budget at the plan's floor, and says "wider than the whole scale" instead of a share's
+    ± above 100 percentage points."""
+    plan = default_plan()
+    for rho in (plan.min_rho, plan.default_rho, plan.max_rho):
+        for row in steward_plan(plan, rho, (20, 200, 5000)):
+            for hw in (row.halfwidth, *row.halfwidths):
+                text = row.unit.plus_minus(hw)
+                assert not re.search(r"\d[eE][+-]?\d", text), (row.measure, text)
+                if row.unit.span is not None and hw * row.unit.factor >= row.unit.span:
+                    assert text == "wider than the whole scale"
+                else:
+                    assert text.endswith(row.unit.name), (row.measure, text)
+    units = {row.measure: row.unit.key for row in steward_plan(plan, 0.5, (100,))}
+    assert units["clients_total"] == "clients"
+    assert units["sessions_total"] == "sessions"
+    assert units["share_paired_overall"] == "share"
+    assert units["mean_change_by_domain"] == "score"
+    assert units["sessions_per_client_overall"] == "rate"
+
+
+def test_a_bigger_ngo_or_a_bigger_budget_never_makes_a_cell_worse() -> None:
+    """Tests that the planner's verdict for a per-NGO measure never gets worse as the NGO
+    grows or the budget grows, and that it is the release's own flag for the cell's expected
+    value and half-width."""
+    plan = default_plan()
+    rank = {"ok": 0, "low": 1, "withheld": 2}
+    sizes = (10, 50, 200, 1000, 10000)
+    previous: dict[str, list[int]] = {}
+    for rho in (0.05, 0.5, 4.0):
+        for row in steward_plan(plan, rho, sizes):
+            if row.scope != "ngo":
+                continue
+            ranks = [rank[v] for _, v in row.verdicts]
+            assert ranks == sorted(ranks, reverse=True), (row.measure, rho, row.verdicts)
+            if row.measure in previous:
+                assert all(a <= b for a, b in zip(ranks, previous[row.measure], strict=True)), (
+                    row.measure
+                )
+            previous[row.measure] = ranks
+
+
+def test_the_budget_for_a_target_is_asked_in_each_measures_unit() -> None:
+    """Tests that a share's target is read in percentage points: share=10 is the budget at
+    which a share's half-width is at most 0.10, and an unknown unit is refused by name."""
+    plan = default_plan()
+    table = budget_for_targets(plan, {"share": 10.0})
+    assert set(table["unit_key"]) == {"share"}
+    for row in table[table["rho_needed"].map(math.isfinite)].itertuples():
+        assert halfwidth(plan, row.measure, row.rho_needed, 100.0) <= 0.10 + 1e-12
+    with pytest.raises(ValueError, match="furlongs"):
+        budget_for_targets(plan, {"furlongs": 1.0})
