@@ -202,14 +202,14 @@ def unit_of(plan: ReleasePlan, name: str) -> Unit:
     stat = plan.base_of(derived[name].inputs[0] if is_ratio else name).statistic.name
     if is_ratio:
         low, high = plan.ratio_range(derived[name])
-        if stat == "change_total":
+        if stat.endswith("change_total"):
             return Unit("score", "score points", 1.0, 2, high - low)
         if stat == "sessions":
             return Unit("rate", "sessions per client", 1.0, 1, high - low)
         return Unit("share", "percentage points", 100.0, 1, 100.0)
     if stat == "sessions":
         return Unit("sessions", "sessions", 1.0, 0, None)
-    if stat == "change_total":
+    if stat.endswith("change_total"):
         return Unit("score", "score points", 1.0, 0, None)
     return Unit("clients", "clients", 1.0, 0, None)
 
@@ -272,7 +272,17 @@ def _value(plan: ReleasePlan, name: str, clients: float, typical: Typical, cells
         "improved_clients": paired * typical.share_improved,
         "change_distribution": paired / 3,
     }
-    return by_statistic.get(m.statistic.name, per_cell)
+    name = m.statistic.name
+    if name in by_statistic:
+        return by_statistic[name]
+    # Statistics added after these assumptions were written, read by what they count.
+    if name.endswith("change_total"):
+        return paired * typical.mean_change
+    if "improved" in name or "worse" in name:
+        return paired * typical.share_improved
+    if "pairs" in name or "paired" in name:
+        return paired
+    return per_cell
 
 
 def verdict(plan: ReleasePlan, name: str, value: float, halfwidth: float) -> Verdict:
