@@ -9,6 +9,7 @@ the environment, and a test swaps the resource's configuration, not a module.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,9 +57,23 @@ def prepare_dagster_home(home: Home) -> Path:
 
 
 def _instance(home: Home) -> Any:
+    """The hub's Dagster instance, its storages made. A new instance's SQLite schemas are
+    created on first use, and two processes doing that at once both fail (one finds a table
+    the other is making): a lock beside dagster.yaml lets one process in at a time until the
+    storages exist. Runs themselves then go on side by side; the vault takes its own turns."""
     import dagster as dg
 
-    return dg.DagsterInstance.from_config(str(prepare_dagster_home(home)))
+    folder = prepare_dagster_home(home)
+    fd = os.open(folder / ".storages.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.from_config(str(folder))
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_daemon_heartbeats()
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+    return instance
 
 
 def _interrupted(result: Any) -> bool:

@@ -164,10 +164,10 @@ def test_budget_plan_states_the_year_a_quarterly_budget_adds_up_to(
     fits = _flat(cli("budget", "plan", "--rho", "0.5").output)
     assert (
         "Over a year: any four consecutive quarters may spend at most rho 2 per NGO (epsilon "
-        "12.57 at delta 1e-07)"
+        "12.57 at delta 0.0000001)"
     ) in fits
     assert "At rho 0.5 a quarter, four quarters spend rho 2 (epsilon 12.57); they fit" in fits
     over = _flat(cli("budget", "plan", "--rho", "0.8").output)
     assert "only 2 such quarter(s) fit within the cap, so a later one would be refused" in over
-    reverse = _flat(cli("budget", "plan", "--target-halfwidth", "20").output)
+    reverse = _flat(cli("budget", "plan", "--target", "clients=20").output)
     assert "any four consecutive quarters may spend at most rho 2 per NGO" in reverse
