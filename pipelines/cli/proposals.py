@@ -29,7 +29,8 @@ def print_proposal(proposal: Any, plan: Any) -> None:
 
     p = proposal
     what = (
-        f"cells approved by the governance group since {p.release_id}, added to it"
+        f"an addendum to {p.release_id}: cells it lacks (a late NGO's own figures, or cells "
+        "the governance group approved since), added to it"
         if p.kind == "addendum"
         else f"a new release superseding {p.supersedes}"
         if p.supersedes

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipelines.hub.release.parts import Part, charges
+from pipelines.standard.names import SubmissionName
 
 ReleaseKind = Literal["new", "addendum", "stored"]
-"""``new``: a period's first release or a supersede; ``addendum``: governed cells approved since
-the current release was made, added to it; ``stored``: nothing to compute, the stored release."""
+"""``new``: a period's first release or a supersede; ``addendum``: cells added to the current
+release (governed cells approved since it was made, and a late NGO's own figures); ``stored``:
+nothing to compute, the stored release."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,19 @@ class ReleaseDraft:
     @property
     def charges(self) -> dict[str, float]:
         return charges(self.parts)
+
+    @property
+    def late_inputs(self) -> tuple[str, ...]:
+        """The submissions an addendum adds to its release: those of each (NGO, dataset) whose
+        own figures it computes for the first time (they arrived after the release)."""
+        late = {
+            (p.ngo_id, p.measure.statistic.dataset)
+            for p in self.parts
+            if p.ngo_id is not None and not p.component.governed
+        }
+        return tuple(
+            s for s in self.inputs if (SubmissionName.parse(s).ngo_id, _dataset(s)) in late
+        )
 
     @property
     def digest(self) -> str:
@@ -75,3 +90,7 @@ class ReleaseOutcome:
     @property
     def spent_now(self) -> bool:
         return bool(self.charged)
+
+
+def _dataset(submission_id: str) -> str:
+    return SubmissionName.parse(submission_id).dataset

@@ -35,7 +35,7 @@ from pipelines.hub.release.budget import (
 from pipelines.hub.release.draft import ReleaseDraft, ReleaseOutcome
 from pipelines.hub.release.errors import NothingToRelease, ReleaseError
 from pipelines.hub.release.noise import compute, dry_run
-from pipelines.hub.release.parts import plan_parts
+from pipelines.hub.release.parts import Part, plan_parts
 from pipelines.hub.release.store import commit, contributing_ngos
 from pipelines.hub.rolling_year import year_balances
 from pipelines.hub.vault import budgets, proposals, register, releases, submissions
@@ -79,8 +79,8 @@ def describe(
         )
         done = releases.part_ids(con, current.release_id)
         parts, pending = plan_parts(plan, contributing, base, approved, done)
-        governed = tuple(p for p in parts if p.component.governed)
-        if not governed:
+        added = _addendum_parts(parts)
+        if not added:
             return ReleaseOutcome(
                 current.release_id, period, "stored", pending_approval=tuple(pending)
             )
@@ -96,7 +96,7 @@ def describe(
                 contributing,
                 base,
                 approved,
-                governed,
+                added,
                 tuple(pending),
                 plan.digest,
                 inputs,
@@ -126,6 +126,14 @@ def describe(
             inputs,
         ),
     )
+
+
+def _addendum_parts(parts: list[Part]) -> tuple[Part, ...]:
+    """What an addendum to a period's current release computes: governed parts approved since
+    it was made, and the per-NGO parts of NGOs whose submissions arrived after it (a late NGO's
+    own figures; its data joins the pooled cells only through a supersede). Every other part
+    left undone is the release's own and needs nothing."""
+    return tuple(p for p in parts if p.component.governed or p.ngo_id is not None)
 
 
 def _affordable(

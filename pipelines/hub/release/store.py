@@ -99,6 +99,18 @@ def commit(
                 "release_allotments",
                 releases.allotment_frame(draft.release_id, draft.allotted),
             )
+        else:
+            late = draft.late_inputs
+            releases.add_inputs(con, draft.release_id, late)
+            known = releases.allotments(con, draft.release_id)
+            releases.append(
+                con,
+                "release_allotments",
+                releases.allotment_frame(
+                    draft.release_id,
+                    {n: r for n, r in draft.allotted.items() if n not in known and n in asked},
+                ),
+            )
         releases.append(con, "release_parts", part_rows)
         releases.append(con, "spends", spend_rows)
         releases.append(con, "release_cells", cell_rows)
@@ -117,6 +129,7 @@ def commit(
                         "ngos_charged": len(asked),
                         "max_rho_charged": round(max(asked.values(), default=0.0), 12),
                         "supersedes": draft.supersedes,
+                        "late_submissions": len(draft.late_inputs),
                         "proposal": approval.proposal_id,
                         "proposal_digest": approval.digest,
                         "approved_by": approval.approved_by,

@@ -254,6 +254,14 @@ def insert_release(
     )
 
 
+def add_inputs(con: duckdb.DuckDBPyConnection, release_id: str, inputs: Sequence[str]) -> None:
+    """Record submissions that an addendum to ``release_id`` used (a late NGO's)."""
+    if inputs:
+        con.execute(
+            "INSERT INTO release_inputs SELECT ?, unnest(?::VARCHAR[])", [release_id, list(inputs)]
+        )
+
+
 def append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Append ``frame``'s rows to one of :data:`WRITTEN_TABLES`, by column name."""
     if table not in WRITTEN_TABLES:
