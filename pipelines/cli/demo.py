@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from pipelines.standard.periods import Period
 MARKER = ".outcomes-demo"
 DEMO_NGOS = 20
 DEMO_SEED = 7
+STEWARD = "Ana Rewi (data steward)"
+"""Who approves the demo's releases and sets its budgets (recorded in the audit log)."""
 
 
 def _fresh_home(home: Home) -> None:
@@ -49,23 +51,6 @@ def _fresh_home(home: Home) -> None:
 
 def _step(text: str) -> None:
     console.rule(f"[bold]{text}", align="left")
-
-
-def _generate(home: Home, quarter: Period, folder: str, faulty: int) -> Any:
-    from pipelines.sample.generate import generate_sector
-
-    with bar() as progress:
-        task = progress.add_task(f"generating {folder}", total=DEMO_NGOS)
-        return generate_sector(
-            home.root / folder,
-            ngos=DEMO_NGOS,
-            period=quarter,
-            seed=DEMO_SEED,
-            messy=True,
-            messy_share=1 / DEMO_NGOS,
-            faulty=faulty,
-            progress=lambda d, t: progress.update(task, completed=d, total=t),
-        )
 
 
 NAMES = (
@@ -141,8 +126,87 @@ def _register(home: Home, sector: Any) -> list[DemoNgo]:
     return ngos
 
 
-def _submit(url: str, quarter: Period, ngo: DemoNgo, files: Any) -> list[Any]:
-    """What `outcomes submit FILE … --hub URL --token-file F` does, for both of an NGO's files."""
+def _generate(home: Home, periods: tuple[Period, ...]) -> tuple[Any, ...]:
+    """The sector's four quarters, clients persisting, and the faulty NGO's fixed exports."""
+    from pipelines.sample.generate import generate_quarters
+
+    try:
+        with bar() as progress:
+            task = progress.add_task("generating the sector's quarters", total=DEMO_NGOS)
+            sectors = generate_quarters(
+                home.root / "extracts",
+                ngos=DEMO_NGOS,
+                periods=periods,
+                seed=DEMO_SEED,
+                messy=True,
+                messy_share=1 / DEMO_NGOS,
+                faulty=1,
+                progress=lambda d, t: progress.update(task, completed=d, total=t),
+            )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--periods") from None
+    first = periods[0]
+    console.print(
+        f"$ outcomes generate --ngos {DEMO_NGOS} --periods {first}..{periods[-1]} "
+        f"--seed {DEMO_SEED} --out {home.root / 'extracts'} --messy --messy-share "
+        f"{1 / DEMO_NGOS:g} --faulty 1"
+    )
+    counts = ", ".join(f"{s.period}: {sum(n.clients for n in s.ngos):,}" for s in sectors)
+    back = ", ".join(f"{s.period}: {sum(n.continuing for n in s.ngos):,}" for s in sectors[1:])
+    console.print(
+        f"Clients served per quarter, {counts}; of them served the quarter before, {back}."
+    )
+    return sectors
+
+
+def _fixed(home: Home, periods: tuple[Period, ...], ngo_id: str) -> dict[str, Any]:
+    """The faulty NGO's exports once it has fixed them (the same data, no broken rules)."""
+    from pipelines.sample.generate import generate_quarters
+
+    index = int(ngo_id.rpartition("-")[2])
+    sectors = generate_quarters(
+        home.root / "extracts-fixed", ngos=index, periods=periods, seed=DEMO_SEED
+    )
+    return {s.period: {n.ngo_id: n for n in s.ngos}[ngo_id] for s in sectors}
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The NGOs with a part in the story: one whose exports break rules in the first quarter,
+    one late with the second quarter, one correcting the next-to-last quarter."""
+
+    faulty: str
+    late: str
+    correcting: str
+    late_period: str
+    corrected_period: str
+
+
+def _cast(sectors: tuple[Any, ...]) -> Cast:
+    first = sectors[0].ngos
+    plain = [n.ngo_id for n in first if not (n.messy or n.faulty) and n.file_format == "csv"]
+    return Cast(
+        faulty=next(n.ngo_id for n in first if n.faulty),
+        late=plain[2],
+        correcting=plain[4],
+        late_period=sectors[1].period,
+        corrected_period=sectors[-2].period,
+    )
+
+
+@dataclass
+class Tally:
+    """What the NGOs' own computers did, per quarter (the hub's side is read from its vault)."""
+
+    refused_here: dict[str, int] = field(default_factory=dict)
+    late: dict[str, list[str]] = field(default_factory=dict)
+
+    def refused(self, period: str, count: int) -> None:
+        self.refused_here[period] = self.refused_here.get(period, 0) + count
+
+
+def _submit(url: str, period: str, ngo: DemoNgo, files: list[tuple[str, Path]]) -> list[Any]:
+    """What `outcomes submit FILE … --hub URL --token-file F` does, file by file."""
     from pipelines.ngo.client import HubClient
     from pipelines.ngo.deliver import deliver
     from pipelines.ngo.submit import submit
@@ -150,15 +214,12 @@ def _submit(url: str, quarter: Period, ngo: DemoNgo, files: Any) -> list[Any]:
 
     results = []
     with HubClient(url, read_token(ngo.token_file)) as client:
-        for dataset, path in (
-            ("episodes", files.episodes_path),
-            ("assessments", files.assessments_path),
-        ):
+        for dataset, path in files:
             outcome = submit(
                 path,
                 home=ngo.folder,
                 ngo_id=ngo.ngo_id,
-                period=quarter,
+                period=Period.parse(period),
                 dataset=dataset,
                 today=date.today(),
             )
@@ -167,37 +228,45 @@ def _submit(url: str, quarter: Period, ngo: DemoNgo, files: Any) -> list[Any]:
     return results
 
 
-def _submit_all(url: str, quarter: Period, sector: Any, ngos: list[DemoNgo]) -> None:
+def _both(extract: Any) -> list[tuple[str, Path]]:
+    return [("episodes", extract.episodes_path), ("assessments", extract.assessments_path)]
+
+
+def _submit_all(
+    url: str, sector: Any, ngos: list[DemoNgo], *, skip: set[str], use: dict[str, Any], tally: Tally
+) -> None:
+    """Every NGO but those in ``skip`` submits its quarter (``use``: an NGO's own fixed files)."""
     table = Table(title_justify="left")
     for col in ("NGO", "Episodes", "Assessments", "Notes"):
         table.add_column(col, overflow="fold")
     refused: list[Path] = []
     files = {n.ngo_id: n for n in sector.ngos}
     with bar() as progress:
-        task = progress.add_task("submitting over HTTP", total=len(ngos))
+        task = progress.add_task(f"submitting {sector.period} over HTTP", total=len(ngos))
         for ngo in ngos:
-            results = _submit(url, quarter, ngo, files[ngo.ngo_id])
-            cells = [_cell(outcome, sent) for outcome, sent in results]
-            refused += [
-                o.report_dir / "report.html"
-                for o, _ in results
-                if o.status == "refused" and o.report_dir
-            ]
-            extract = files[ngo.ngo_id]
+            progress.advance(task)
+            if ngo.ngo_id in skip:
+                table.add_row(ngo.ngo_id, "—", "—", "[yellow]late: nothing sent this quarter[/]")
+                continue
+            extract = use.get(ngo.ngo_id, files[ngo.ngo_id])
+            results = _submit(url, sector.period, ngo, _both(extract))
+            here = [o.report_dir / "report.html" for o, _ in results if o.status == "refused"]
+            refused += [r for r in here if r.parent != Path()]
+            tally.refused(sector.period, len(here))
             notes = [
                 n
                 for n, on in (
                     ("messy export", extract.messy),
                     (extract.file_format, extract.file_format != "csv"),
                     ("breaks contract rules", extract.faulty),
+                    ("fixed export", ngo.ngo_id in use),
                 )
                 if on
             ]
-            table.add_row(ngo.ngo_id, *cells, ", ".join(notes))
-            progress.advance(task)
+            table.add_row(ngo.ngo_id, *[_cell(o, s) for o, s in results], ", ".join(notes))
     console.print(
-        f"$ outcomes submit FILE --ngo ID --period {quarter} --dataset episodes|assessments "
-        f"--hub {url} --token-file ngos/ID/hub.token --ngo-home ngos"
+        f"$ outcomes submit FILE --ngo ID --period {sector.period} --dataset "
+        f"episodes|assessments --hub {url} --token-file ngos/ID/hub.token --ngo-home ngos"
     )
     console.print(table)
     for report in refused:
@@ -212,7 +281,12 @@ def _cell(outcome: Any, sent: Any) -> str:
     return "[green]delivered[/]"
 
 
-def _take_in(home: Home, quarter: Period) -> None:
+def _send_one(url: str, period: str, ngo: DemoNgo, files: list[tuple[str, Path]]) -> None:
+    for outcome, sent in _submit(url, period, ngo, files):
+        console.print(f"{ngo.ngo_id}: {outcome.message} {sent.message if sent else ''}")
+
+
+def _take_in(home: Home, periods: list[str]) -> None:
     from pipelines.assets.runs import run_intake
     from pipelines.hub.inbox import pending_ids
 
@@ -221,26 +295,24 @@ def _take_in(home: Home, quarter: Period) -> None:
         task = progress.add_task("intake", total=len(pending))
         runs = run_intake(home, lambda d, t: progress.update(task, completed=d, total=t))
     console.print(f"$ outcomes intake --home {home.root}")
-    print_submissions(home, submission_rows(home, period=quarter))
+    for period in periods:
+        console.print(f"{period}: ", end="")
+        print_submissions(home, submission_rows(home, period=Period.parse(period)))
     if not all(r.success for r in runs):
         raise HubFailure("an intake run failed; open the Dagster UI with `make ui` to see why")
 
 
-def _verdict(url: str, quarter: Period, ngo: DemoNgo) -> None:
+def _verdict(url: str, period: str, ngo: DemoNgo) -> None:
     from pipelines.cli.remote import Hub, print_remote_status
     from pipelines.ngo.token import read_token
 
     console.print(
         f"$ outcomes status --hub {url} --token-file ngos/{ngo.ngo_id}/hub.token   ({ngo.name})"
     )
-    print_remote_status(Hub(url, read_token(ngo.token_file), None), quarter)
+    print_remote_status(Hub(url, read_token(ngo.token_file), None), Period.parse(period))
 
 
-def _release(home: Home, quarter: Period) -> None:
-    from pipelines.assets.runs import run_release
-    from pipelines.cli.steward import print_headlines
-    from pipelines.hub.release import ReleaseError, propose_and_approve
-    from pipelines.hub.vault import open_vault
+def _preview() -> None:
     from pipelines.privacy.plan import load_plan
     from pipelines.privacy.planner import accuracy_table
 
@@ -254,20 +326,73 @@ def _release(home: Home, quarter: Period) -> None:
         console.print(
             f"  {row.measure:24s} {row.scope:7s} expected 95% ± {row.halfwidth_95:.3g} {row.unit}"
         )
-    with console.status(f"releasing {quarter}"):
+
+
+def _release(home: Home, period: str, *, supersede: bool = False) -> None:
+    """`outcomes release --period P [--supersede] --yes --by STEWARD`: the proposal is shown, the
+    steward's approval recorded, the release made (the site is built once, at the end)."""
+    from pipelines.assets.runs import run_release
+    from pipelines.cli.steward import print_headlines, show_and_approve
+    from pipelines.hub.release import ReleaseError
+
+    again = " --supersede" if supersede else ""
+    console.print(
+        f'$ outcomes release --period {period}{again} --yes --by "{STEWARD}" --home {home.root}'
+    )
+    if not show_and_approve(
+        home, period, supersede=supersede, proposal_id=None, yes=True, by=STEWARD
+    ):
+        raise HubFailure(f"the release of {period} was not approved")
+    with console.status(f"releasing {period}"):
         try:
-            with open_vault(home).connect() as con:  # the steward approves what is proposed
-                propose_and_approve(con, plan, str(quarter), by="outcomes demo")
-            run = run_release(home, str(quarter), requested_by="outcomes demo")
+            run = run_release(
+                home, period, supersede=supersede, requested_by=STEWARD, build_site=False
+            )
         except ReleaseError as exc:
             raise HubFailure(str(exc)) from None
-    console.print(f"$ outcomes release --period {quarter} --yes --home {home.root}")
-    print_headlines(home, str(quarter), run)
+    print_headlines(home, period, run)
+
+
+def _refused(home: Home, period: str, *, supersede: bool = False) -> None:
+    """A release the hub refuses before anything is approved or spent, as the steward sees it."""
+    from pipelines.cli.steward import show_and_approve
+
+    again = " --supersede" if supersede else ""
     console.print(
-        "Cells broken down by ethnicity = maori are withheld until the Māori data governance group "
-        f"approves: outcomes approve --dimension ethnicity --value maori --period {quarter} "
-        "--by NAME --note TEXT"
+        f'$ outcomes release --period {period}{again} --by "{STEWARD}" --home {home.root}'
     )
+    try:
+        show_and_approve(home, period, supersede=supersede, proposal_id=None, yes=False, by=STEWARD)
+    except HubFailure as exc:
+        console.print(f"[bold red]Refused:[/] {exc.message}")
+        return
+    raise HubFailure(f"the demo expected the release of {period} to be refused")
+
+
+def _budget(home: Home, args: list[str]) -> None:
+    """`outcomes budget set …`, run as the steward would run it."""
+    from pipelines.cli.steward import budget
+
+    shown = " ".join(a if " " not in a else f'"{a}"' for a in args)
+    console.print(f"$ outcomes budget set {shown} --home {home.root}")
+    budget.main(
+        ["set", *args, "--by", STEWARD, "--home", str(home.root)],
+        prog_name="outcomes budget",
+        standalone_mode=False,
+    )
+
+
+def _correct(extract: Any, out: Path) -> Path:
+    """The NGO's corrected export: one episode's session count was one short. Nothing of it is
+    printed; the file stays in the NGO's own folder."""
+    import pandas as pd
+
+    frame = pd.read_csv(extract.episodes_path, dtype=str, keep_default_na=False)
+    frame.loc[0, "sessions"] = str(int(frame.loc[0, "sessions"]) + 1)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "episodes.csv"
+    frame.to_csv(path, index=False)
+    return path
 
 
 def _site(home: Home) -> Path:
@@ -326,81 +451,233 @@ def _service(home: Home) -> Iterator[str]:
                 proc.wait()
 
 
-def _figures(url: str, quarter: Period, ngo: DemoNgo) -> None:
+def _figures(url: str, period: str, ngo: DemoNgo) -> None:
     from pipelines.cli.remote import print_figures
     from pipelines.ngo.client import HubClient
     from pipelines.ngo.token import read_token
 
     with HubClient(url, read_token(ngo.token_file)) as client:
-        result = client.figures(str(quarter))
+        result = client.figures(period)
     console.print(
         f"$ outcomes figures --hub {url} --token-file ngos/{ngo.ngo_id}/hub.token "
-        f"--period {quarter}   ({ngo.name})"
+        f"--period {period}   ({ngo.name})"
     )
     print_figures(result)
 
 
+def _rho(values: Any) -> str:
+    low, high = float(min(values)), float(max(values))
+    return f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g} to {high:.3g}"
+
+
+def _summary(home: Home, periods: tuple[Period, ...], cast: Cast, tally: Tally) -> None:
+    """Per quarter: submissions, releases (addenda, supersedes) and what each NGO spent, in the
+    quarter and over the rolling year (per NGO, never summed across NGOs)."""
+    from collections import Counter
+
+    from pipelines.hub.rolling_year import year_balances
+    from pipelines.hub.vault import open_vault, register, releases, submissions
+    from pipelines.privacy.mechanisms import epsilon_at
+    from pipelines.privacy.plan import load_plan
+
+    plan = load_plan()
+    quarters = [str(p) for p in periods]
+    with open_vault(home).connect() as con:
+        listed = {q: Counter(r[4] for r in submissions.listing(con, period=q)) for q in quarters}
+        commits = releases.spent_by_commit(con)
+        stored = releases.every_release(con).set_index("release_id")
+        ngos = sorted(register.ids(con))
+        years = {y.ngo_id: y for y in year_balances(con, plan, quarters[-1], ngos)}
+    table = Table(title="A year of quarters", title_justify="left", show_lines=True)
+    for col in ("Quarter", "Submissions", "Released (rho charged per NGO)", "Rho per NGO"):
+        table.add_column(col, overflow="fold")
+    for q in quarters:
+        count = listed[q]
+        subs = [f"{count['accepted']} accepted"]
+        if count["superseded"]:
+            subs.append(f"{count['superseded']} replaced by a correction")
+        if count["refused"]:
+            subs.append(f"{count['refused']} refused at the hub")
+        if tally.refused_here.get(q):
+            subs.append(f"{tally.refused_here[q]} refused on the NGO's computer, then fixed")
+        if tally.late.get(q):
+            subs.append(f"late: {', '.join(tally.late[q])}")
+        done = commits[commits["period"] == q]
+        lines, seen = [], set()
+        for (release_id, _at), rows in done.groupby(["release_id", "spent_at"], sort=False):
+            if release_id in seen:
+                kind = f"addendum to {release_id}"
+            elif isinstance(stored.at[release_id, "superseded_by"], str):
+                kind = f"{release_id}, superseded by {stored.at[release_id, 'superseded_by']}"
+            else:
+                kind = str(release_id)
+            seen.add(release_id)
+            who = rows["ngo_id"].tolist()
+            payers = who[0] if len(who) == 1 else f"{len(who)} NGOs"
+            lines.append(f"{kind}: {payers}, {_rho(rows['rho'])}")
+        per_ngo = done.groupby("ngo_id")["rho"].sum()
+        table.add_row(q, "\n".join(subs), "\n".join(lines), _rho(per_ngo) if len(per_ngo) else "")
+    console.print(table)
+    window = next(iter(years.values())).window
+    spent = [y.spent for y in years.values()]
+    caps = [y.cap for y in years.values()]
+    console.print(
+        f"Over the rolling year {window}, each NGO spent rho {_rho(spent)} (epsilon up to "
+        f"{epsilon_at(max(spent), plan.delta):.2f} at delta {plan.delta:g}) of its cap "
+        f"{_rho(caps)}; a client served all year has at most that NGO's figure as their "
+        "guarantee. Per NGO, by quarter:"
+    )
+    for role, ngo_id in (
+        ("late with " + cast.late_period, cast.late),
+        ("corrected " + cast.corrected_period, cast.correcting),
+        ("fixed its exports", cast.faulty),
+    ):
+        y = years[ngo_id]
+        console.print(
+            f"  {ngo_id} ({role}): {y.spent_text()}; year {y.spent:.4g} of cap {y.cap:.4g}"
+        )
+    console.print(
+        f"The steward's approvals and every spend are in the audit log: outcomes audit --home {home.root}"
+    )
+
+
+def _parse_periods(
+    _ctx: click.Context | None, _param: click.Parameter | None, value: str
+) -> tuple[Period, ...]:
+    from pipelines.standard.periods import parse_range
+
+    try:
+        periods = parse_range(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not MIN_QUARTERS <= len(periods) <= MAX_QUARTERS:
+        raise click.BadParameter(
+            f"the demo runs {MIN_QUARTERS} to {MAX_QUARTERS} consecutive quarters (one NGO is "
+            f"late with the second, one corrects the next-to-last); {value} has {len(periods)}"
+        )
+    return periods
+
+
+MIN_QUARTERS, MAX_QUARTERS = 3, 8
+
+
 @click.command()
 @click.option(
-    "--period", default="2026-Q3", show_default=True, help="The quarter the sample sector reports."
+    "--periods",
+    default="2025-Q4..2026-Q3",
+    show_default=True,
+    callback=_parse_periods,
+    help="The consecutive quarters the sample sector reports, FIRST..LAST (3 to 8 quarters).",
 )
 @creating_home_option
-def demo(period: str, home: Home) -> None:
-    """Run the hub end to end on a built-in sample sector of 20 NGOs, over HTTP.
+def demo(periods: tuple[Period, ...], home: Home) -> None:
+    """Run the hub end to end over a year of quarters on a built-in sample sector of 20 NGOs,
+    over HTTP.
 
-    Generates the sector (one NGO's exports are messy, one NGO's episodes break
-    contract rules), starts the hub's service (outcomes serve) on a free port of
-    this computer and registers the NGOs. Each NGO validates its extracts in a
-    folder of its own and submits them to the API with its token; the hub takes
-    them in through the Dagster intake job; one NGO reads the hub's verdict. The
-    quarter is released with differential privacy (headline numbers with their
-    95% intervals and the budget spent), the NGO downloads its own figures, the
-    funder site is built, and the service is stopped.
+    Generates the sector's quarters (the same clients come back; one NGO's exports are messy,
+    one NGO's episodes break contract rules), starts the hub's service (outcomes serve) on a
+    free port of this computer and registers the NGOs. Then, quarter by quarter, each NGO
+    validates its extracts in a folder of its own and submits them to the API with its
+    token, the hub takes them in through the Dagster intake job, and the steward is shown
+    each proposed release (what it uses, what it spends per NGO in the quarter and the
+    rolling year, what is missing) and approves it; nothing spends without that recorded
+    approval. The faulty NGO fixes its files and reads the hub's verdict; one NGO misses the
+    second quarter and its figures follow as a late addendum; one NGO corrects the
+    next-to-last quarter, which the steward re-releases with --supersede after raising the
+    quarter's budget and the rolling-year cap. The funder site is built, a summary printed,
+    and the service stopped.
     """
-    quarter = Period.parse(period)
     _fresh_home(home)
     home.create()
+    quarters = [str(p) for p in periods]
+    tally = Tally()
 
-    _step(f"1. Generate a sample sector: {DEMO_NGOS} NGOs, {quarter}")
-    sector = _generate(home, quarter, "extracts", faulty=1)
-    console.print(
-        f"$ outcomes generate --ngos {DEMO_NGOS} --period {quarter} --seed {DEMO_SEED} "
-        f"--out {home.root / 'extracts'} --messy --messy-share {1 / DEMO_NGOS:g} --faulty 1"
-    )
+    _step(f"1. Generate a sample sector: {DEMO_NGOS} NGOs, {quarters[0]} to {quarters[-1]}")
+    sectors = _generate(home, periods)
+    cast = _cast(sectors)
+    tally.late[cast.late_period] = [cast.late]
+    fixed = _fixed(home, periods, cast.faulty)
 
     _step("2. The hub starts its service and registers the NGOs (public facts, one token each)")
     with _service(home) as url:
-        ngos = _register(home, sector)
-
-        _step("3. Each NGO validates its extracts in its own folder and submits them over HTTP")
-        _submit_all(url, quarter, sector, ngos)
-
-        faulty = [n for n in sector.ngos if n.faulty]
+        ngos = _register(home, sectors[0])
         by_id = {n.ngo_id: n for n in ngos}
-        if faulty:
-            _step("4. The NGO whose extract broke rules fixes it and submits again")
-            fixed = {
-                n.ngo_id: n for n in _generate(home, quarter, "extracts-corrected", faulty=0).ngos
-            }
-            for ngo in faulty:
-                for outcome, sent in _submit(url, quarter, by_id[ngo.ngo_id], fixed[ngo.ngo_id]):
-                    console.print(f"{ngo.ngo_id}: {outcome.message} {sent.message if sent else ''}")
+        for index, sector in enumerate(sectors):
+            quarter = sector.period
+            first, last = index == 0, index == len(sectors) - 1
+            step = f"{index + 3}"
+            _step(f"{step}. {quarter}, quarter {index + 1} of {len(sectors)}: the NGOs submit")
+            if quarter == cast.late_period:
+                console.print(f"{cast.late} ({by_id[cast.late].name}) misses {quarter}'s deadline.")
+            _submit_all(
+                url,
+                sector,
+                ngos,
+                skip={cast.late} if quarter == cast.late_period else set(),
+                use={} if first else {cast.faulty: fixed[quarter]},
+                tally=tally,
+            )
+            if first:
+                console.print(
+                    f"{cast.faulty} fixes its episodes file from the report and submits again:"
+                )
+                _send_one(url, quarter, by_id[cast.faulty], _both(fixed[quarter]))
+            late_now = index == 2
+            if late_now:
+                late = {n.ngo_id: n for n in sectors[1].ngos}[cast.late]
+                console.print(f"{cast.late} now sends its {cast.late_period} files, late:")
+                _send_one(url, cast.late_period, by_id[cast.late], _both(late))
+            correcting = last
+            if correcting:
+                source = {n.ngo_id: n for n in sectors[-2].ngos}[cast.correcting]
+                corrected = _correct(
+                    source,
+                    home.root / "ngos" / cast.correcting / "corrected" / cast.corrected_period,
+                )
+                console.print(
+                    f"{cast.correcting} finds that its {cast.corrected_period} episodes file "
+                    "under-counted one episode's sessions, and sends a corrected file:"
+                )
+                _send_one(
+                    url, cast.corrected_period, by_id[cast.correcting], [("episodes", corrected)]
+                )
 
-        _step("5. The hub takes in what arrived (re-validation, vault, checks)")
-        _take_in(home, quarter)
-        reader = by_id[faulty[0].ngo_id] if faulty else ngos[0]
-        _verdict(url, quarter, reader)
+            _step(
+                f"{step}. {quarter}: the hub takes in what arrived (re-validation, vault, checks)"
+            )
+            touched = [quarter]
+            if late_now:
+                touched.insert(0, cast.late_period)
+            if correcting:
+                touched.insert(0, cast.corrected_period)
+            _take_in(home, touched)
+            if first:
+                _verdict(url, quarter, by_id[cast.faulty])
 
-        _step(
-            "6. The steward previews accuracy, then releases the quarter with differential privacy"
-        )
-        _release(home, quarter)
-        _figures(url, quarter, reader)
+            _step(
+                f"{step}. {quarter}: the steward reads the proposed release, approves it, releases"
+            )
+            if first:
+                _preview()
+            if late_now:
+                console.print(
+                    f"{cast.late_period} was released without {cast.late}; its files arrived "
+                    "since, so the proposal is an addendum with its own figures, charged to it "
+                    "alone (the sector-wide cells stay as released):"
+                )
+                _release(home, cast.late_period)
+                _figures(url, cast.late_period, by_id[cast.late])
+            _release(home, quarter)
+            if correcting:
+                _supersede(home, cast)
 
-        _step("7. The funder site is built from the published zone only")
+        _figures(url, quarters[-1], by_id[cast.faulty])
+        _step(f"{len(sectors) + 3}. The funder site is built from the published zone only")
         site_index = _site(home)
         console.print("$ kill -TERM <outcomes serve>   (the demo stops the hub's service)")
 
+    _step("Summary")
+    _summary(home, periods, cast, tally)
     _step("Where things are")
     console.print(
         f"The NGOs' own folders:    {home.root / 'ngos' / '<ngo>'} (key, reports, receipts)"
@@ -413,3 +690,36 @@ def demo(period: str, home: Home) -> None:
     console.print(f"The whole hub again:      outcomes serve --home {home.root} --ui")
     console.print(f"Dagster UI:               make ui   (or: outcomes ui --home {home.root})")
     console.print(f"Report card (open it):    {site_index}")
+
+
+def _supersede(home: Home, cast: Cast) -> None:
+    """The correction of a released quarter: refused without --supersede (saying what it would
+    spend), the quarter's budget raised, refused by the rolling-year cap, the cap raised with a
+    note, then re-released."""
+    from pipelines.privacy.plan import load_plan
+
+    plan = load_plan()
+    period = cast.corrected_period
+    console.print(
+        f"{cast.correcting}'s corrected file is not in {period}'s release. Asked to release "
+        f"{period} again, the hub says what including it would cost:"
+    )
+    _refused(home, period)
+    console.print(
+        "A supersede re-releases the whole quarter (the sector-wide cells hold every NGO's "
+        "rows), so every NGO of the quarter is charged again. The steward raises the "
+        "quarter's budget so the new release is no noisier than the one it replaces:"
+    )
+    note = f"{cast.correcting} corrected its {period} episodes"
+    _budget(
+        home,
+        ["--default", "--period", period, "--rho", f"{2 * plan.default_rho:g}", "--note", note],
+    )
+    _refused(home, period, supersede=True)
+    console.print(
+        "The steward decides the correction is worth it and records a rolling-year cap with "
+        "room for one quarter re-released:"
+    )
+    cap = plan.annual_rho + plan.default_rho
+    _budget(home, ["--default", "--annual-rho", f"{cap:g}", "--note", note])
+    _release(home, period, supersede=True)

@@ -615,7 +615,9 @@ def release(
         periods = [str(period)]
     released = []
     for p in periods:
-        if not _approved(home, p, supersede=supersede, proposal_id=proposal_id, yes=yes, by=by):
+        if not show_and_approve(
+            home, p, supersede=supersede, proposal_id=proposal_id, yes=yes, by=by
+        ):
             continue
         run = _run_release(home, p, supersede=supersede, by=by)
         print_headlines(home, p, run)
@@ -625,7 +627,7 @@ def release(
         console.print(f"Published zone: {home.published_db}; exports in {home.exports}")
 
 
-def _approved(
+def show_and_approve(
     home: Home, period: str, *, supersede: bool, proposal_id: str | None, yes: bool, by: str
 ) -> bool:
     """Show the period's proposal and record the steward's approval of it. True when the

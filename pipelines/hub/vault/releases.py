@@ -166,6 +166,19 @@ def spent_by_release(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
+def spent_by_commit(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """What each committed release or addendum spent per NGO, oldest first: release_id, period,
+    spent_at (one value per commit), ngo_id, rho."""
+    return (
+        con.execute(
+            "SELECT release_id, period, spent_at, ngo_id, sum(rho) AS rho FROM spends "
+            "GROUP BY 1, 2, 3, 4 ORDER BY spent_at, release_id, ngo_id"
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
+
+
 def spend_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(period, NGO) pairs with any spend."""
     return [
