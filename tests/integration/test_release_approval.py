@@ -131,7 +131,7 @@ def test_a_correction_to_a_released_quarter_without_supersede_says_what_it_would
     """Tests that releasing a released quarter again after an NGO corrected its extract, without
     --supersede, is refused and spends nothing, saying that the correction is not in the
     release, what superseding would spend per NGO in the quarter and in its rolling year, and
-    the commands that raise the budget and supersede."""
+    the commands that raise the budget and supersede; the budget it names is enough."""
     episodes, assessments = small_sector()
     seed_home(home, episodes, assessments)
     assert run_cli("release", "--period", PERIOD, "--yes", "--home", home.root).exit_code == 0
@@ -159,7 +159,16 @@ def test_a_correction_to_a_released_quarter_without_supersede_says_what_it_would
         "ngo-aroha: would spend rho 0.4828 more in 2025-Q3 (budget 0.5, already spent 0.4828, "
         "left 0.01724); its four quarters 2024-Q4..2025-Q3 would reach 0.9655 of its cap 2"
     ) in text
-    assert "outcomes budget set --default --period 2025-Q3 --rho 0.966" in text
+    # The budget it suggests is enough for a supersede no noisier than the release it replaces
+    # (what is spent plus what that release was calibrated on, 0.4828 + 0.5), not merely spent
+    # plus what the supersede would charge (0.966, which the supersede then refused).
+    assert "outcomes budget set --default --period 2025-Q3 --rho 0.983" in text
     assert "outcomes release --period 2025-Q3 --supersede" in text
     assert _state(home) == before
     assert _proposals(home) == proposals
+    raised = run_cli(
+        "budget", "set", "--default", "--period", PERIOD, "--rho", "0.983", "--home", home.root
+    )
+    assert raised.exit_code == 0, raised.output
+    again = run_cli("release", "--period", PERIOD, "--supersede", "--yes", "--home", home.root)
+    assert again.exit_code == 0, again.output

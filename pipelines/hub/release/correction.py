@@ -57,7 +57,9 @@ def correction_refusal(
         f"{y.spent + asks[y.ngo_id]:.4g} of its cap {y.cap:.4g}"
         for y in years
     ]
-    quarter_needed = max(quarter[n].spent + a for n, a in asks.items())
+    # The new release is calibrated on what the quarter has left, and may be no noisier than
+    # the current one: the budget must leave at least ``base`` beside what is already spent.
+    quarter_needed = max(quarter[n].spent + base[n] for n in asks)
     year_short = [y for y in years if y.spent + asks[y.ngo_id] > y.cap]
     cap_fix = (
         f" and their caps (e.g. `outcomes budget set --default --annual-rho "
