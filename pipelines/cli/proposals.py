@@ -23,14 +23,15 @@ def _names(ngos: tuple[str, ...]) -> str:
     return ", ".join(ngos[:LISTED]) + more
 
 
-def print_proposal(proposal: Any, plan: Any) -> None:
-    """The proposal in words and two tables: spends (least left first) and expected accuracy."""
+def print_proposal(proposal: Any, plan: Any, *, accuracy: bool = True) -> None:
+    """The proposal in words and two tables: spends (least left first) and expected accuracy
+    (``accuracy=False`` leaves that table out, for a script that showed it already)."""
     from pipelines.privacy.mechanisms import epsilon_at
 
     p = proposal
     what = (
-        f"an addendum to {p.release_id}: cells it lacks (a late NGO's own figures, or cells "
-        "the governance group approved since), added to it"
+        "an addendum: cells the release lacks (a late NGO's own figures, or cells the "
+        "governance group approved since), added to it"
         if p.kind == "addendum"
         else f"a new release superseding {p.supersedes}"
         if p.supersedes
@@ -42,7 +43,13 @@ def print_proposal(proposal: Any, plan: Any) -> None:
         f"{p.proposed_at:%Y-%m-%d %H:%M} UTC; digest {p.digest[:16]}."
     )
     ngos = {SubmissionName.parse(sid).ngo_id for sid in p.inputs}
-    console.print(f"Uses {len(p.inputs):,} current submission(s) from {len(ngos):,} NGO(s).")
+    if p.kind == "addendum":
+        console.print(
+            f"Computes cells for the {len(p.spends):,} NGO(s) it charges; the release's other "
+            "cells stay as they are."
+        )
+    else:
+        console.print(f"Uses {len(p.inputs):,} current submission(s) from {len(ngos):,} NGO(s).")
     if p.spends:
         asks = [s.asks for s in p.spends]
         years = [s.year_after for s in p.spends]
@@ -53,7 +60,8 @@ def print_proposal(proposal: Any, plan: Any) -> None:
             f"{epsilon_at(max(years), plan.delta):.2f})."
         )
         console.print(_spends_table(p, plan))
-    console.print(_accuracy_table(p))
+    if accuracy:
+        console.print(_accuracy_table(p))
     if p.pending:
         console.print(
             f"Waiting for the Māori data governance group (withheld, nothing spent): "
@@ -81,7 +89,11 @@ def _spends_table(p: Any, plan: Any) -> Table:
         "Cap",
         "as epsilon",
     ):
-        table.add_column(col, justify="left" if col in ("NGO", "Year") else "right")
+        table.add_column(
+            col,
+            justify="left" if col in ("NGO", "Year") else "right",
+            overflow="fold" if col == "Year" else "ellipsis",
+        )
     for s in shown:
         table.add_row(
             s.ngo_id,

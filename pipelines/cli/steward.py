@@ -628,10 +628,18 @@ def release(
 
 
 def show_and_approve(
-    home: Home, period: str, *, supersede: bool, proposal_id: str | None, yes: bool, by: str
+    home: Home,
+    period: str,
+    *,
+    supersede: bool,
+    proposal_id: str | None,
+    yes: bool,
+    by: str,
+    accuracy: bool = True,
 ) -> bool:
     """Show the period's proposal and record the steward's approval of it. True when the
-    release job may run: approved, or nothing to compute (the stored release is published)."""
+    release job may run: approved, or nothing to compute (the stored release is published).
+    ``accuracy=False`` leaves the proposal's accuracy table out (the demo shows it once)."""
     from pipelines.hub.release import (
         Proposal,
         ReleaseError,
@@ -659,7 +667,7 @@ def show_and_approve(
             raise HubFailure(str(exc)) from None
     if not isinstance(made, Proposal):
         return True
-    print_proposal(made, plan)
+    print_proposal(made, plan, accuracy=accuracy)
     question = f"Approve {made.proposal_id} and release {period}, spending what it asks?"
     if not yes and not click.confirm(question, default=False):
         console.print(f"Not approved: {made.proposal_id} waits for a steward; nothing was spent.")
