@@ -328,7 +328,7 @@ def _preview() -> None:
         )
 
 
-def _release(home: Home, period: str, *, supersede: bool = False) -> None:
+def _release(home: Home, period: str, *, supersede: bool = False, accuracy: bool = False) -> None:
     """`outcomes release --period P [--supersede] --yes --by STEWARD`: the proposal is shown, the
     steward's approval recorded, the release made (the site is built once, at the end)."""
     from pipelines.assets.runs import run_release
@@ -340,7 +340,13 @@ def _release(home: Home, period: str, *, supersede: bool = False) -> None:
         f'$ outcomes release --period {period}{again} --yes --by "{STEWARD}" --home {home.root}'
     )
     if not show_and_approve(
-        home, period, supersede=supersede, proposal_id=None, yes=True, by=STEWARD
+        home,
+        period,
+        supersede=supersede,
+        proposal_id=None,
+        yes=True,
+        by=STEWARD,
+        accuracy=accuracy,
     ):
         raise HubFailure(f"the release of {period} was not approved")
     with console.status(f"releasing {period}"):
@@ -362,7 +368,15 @@ def _refused(home: Home, period: str, *, supersede: bool = False) -> None:
         f'$ outcomes release --period {period}{again} --by "{STEWARD}" --home {home.root}'
     )
     try:
-        show_and_approve(home, period, supersede=supersede, proposal_id=None, yes=False, by=STEWARD)
+        show_and_approve(
+            home,
+            period,
+            supersede=supersede,
+            proposal_id=None,
+            yes=False,
+            by=STEWARD,
+            accuracy=False,
+        )
     except HubFailure as exc:
         console.print(f"[bold red]Refused:[/] {exc.message}")
         return
@@ -524,8 +538,8 @@ def _summary(home: Home, periods: tuple[Period, ...], cast: Cast, tally: Tally) 
     console.print(
         f"Over the rolling year {window}, each NGO spent rho {_rho(spent)} (epsilon up to "
         f"{epsilon_at(max(spent), plan.delta):.2f} at delta {plan.delta:g}) of its cap "
-        f"{_rho(caps)}; a client served all year has at most that NGO's figure as their "
-        "guarantee. Per NGO, by quarter:"
+        f"{_rho(caps)}: a client served all year by one NGO is protected by that NGO's "
+        "figure. Per NGO, by quarter:"
     )
     for role, ngo_id in (
         ("late with " + cast.late_period, cast.late),
@@ -539,6 +553,10 @@ def _summary(home: Home, periods: tuple[Period, ...], cast: Cast, tally: Tally) 
     console.print(
         f"The steward's approvals and every spend are in the audit log: outcomes audit --home {home.root}"
     )
+
+
+MIN_QUARTERS, MAX_QUARTERS = 4, 8
+"""The story needs a year: a late second quarter, and a correction the rolling-year cap refuses."""
 
 
 def _parse_periods(
@@ -558,16 +576,13 @@ def _parse_periods(
     return periods
 
 
-MIN_QUARTERS, MAX_QUARTERS = 3, 8
-
-
 @click.command()
 @click.option(
     "--periods",
     default="2025-Q4..2026-Q3",
     show_default=True,
     callback=_parse_periods,
-    help="The consecutive quarters the sample sector reports, FIRST..LAST (3 to 8 quarters).",
+    help="The consecutive quarters the sample sector reports, FIRST..LAST (4 to 8 quarters).",
 )
 @creating_home_option
 def demo(periods: tuple[Period, ...], home: Home) -> None:
@@ -601,77 +616,10 @@ def demo(periods: tuple[Period, ...], home: Home) -> None:
     _step("2. The hub starts its service and registers the NGOs (public facts, one token each)")
     with _service(home) as url:
         ngos = _register(home, sectors[0])
-        by_id = {n.ngo_id: n for n in ngos}
-        for index, sector in enumerate(sectors):
-            quarter = sector.period
-            first, last = index == 0, index == len(sectors) - 1
-            step = f"{index + 3}"
-            _step(f"{step}. {quarter}, quarter {index + 1} of {len(sectors)}: the NGOs submit")
-            if quarter == cast.late_period:
-                console.print(f"{cast.late} ({by_id[cast.late].name}) misses {quarter}'s deadline.")
-            _submit_all(
-                url,
-                sector,
-                ngos,
-                skip={cast.late} if quarter == cast.late_period else set(),
-                use={} if first else {cast.faulty: fixed[quarter]},
-                tally=tally,
-            )
-            if first:
-                console.print(
-                    f"{cast.faulty} fixes its episodes file from the report and submits again:"
-                )
-                _send_one(url, quarter, by_id[cast.faulty], _both(fixed[quarter]))
-            late_now = index == 2
-            if late_now:
-                late = {n.ngo_id: n for n in sectors[1].ngos}[cast.late]
-                console.print(f"{cast.late} now sends its {cast.late_period} files, late:")
-                _send_one(url, cast.late_period, by_id[cast.late], _both(late))
-            correcting = last
-            if correcting:
-                source = {n.ngo_id: n for n in sectors[-2].ngos}[cast.correcting]
-                corrected = _correct(
-                    source,
-                    home.root / "ngos" / cast.correcting / "corrected" / cast.corrected_period,
-                )
-                console.print(
-                    f"{cast.correcting} finds that its {cast.corrected_period} episodes file "
-                    "under-counted one episode's sessions, and sends a corrected file:"
-                )
-                _send_one(
-                    url, cast.corrected_period, by_id[cast.correcting], [("episodes", corrected)]
-                )
-
-            _step(
-                f"{step}. {quarter}: the hub takes in what arrived (re-validation, vault, checks)"
-            )
-            touched = [quarter]
-            if late_now:
-                touched.insert(0, cast.late_period)
-            if correcting:
-                touched.insert(0, cast.corrected_period)
-            _take_in(home, touched)
-            if first:
-                _verdict(url, quarter, by_id[cast.faulty])
-
-            _step(
-                f"{step}. {quarter}: the steward reads the proposed release, approves it, releases"
-            )
-            if first:
-                _preview()
-            if late_now:
-                console.print(
-                    f"{cast.late_period} was released without {cast.late}; its files arrived "
-                    "since, so the proposal is an addendum with its own figures, charged to it "
-                    "alone (the sector-wide cells stay as released):"
-                )
-                _release(home, cast.late_period)
-                _figures(url, cast.late_period, by_id[cast.late])
-            _release(home, quarter)
-            if correcting:
-                _supersede(home, cast)
-
-        _figures(url, quarters[-1], by_id[cast.faulty])
+        story = Story(home, url, sectors, {n.ngo_id: n for n in ngos}, cast, fixed, tally)
+        for index in range(len(sectors)):
+            _quarter(story, index)
+        _figures(url, quarters[-1], story.ngos[cast.faulty])
         _step(f"{len(sectors) + 3}. The funder site is built from the published zone only")
         site_index = _site(home)
         console.print("$ kill -TERM <outcomes serve>   (the demo stops the hub's service)")
@@ -690,6 +638,80 @@ def demo(periods: tuple[Period, ...], home: Home) -> None:
     console.print(f"The whole hub again:      outcomes serve --home {home.root} --ui")
     console.print(f"Dagster UI:               make ui   (or: outcomes ui --home {home.root})")
     console.print(f"Report card (open it):    {site_index}")
+
+
+@dataclass(frozen=True)
+class Story:
+    """Everything the demo's quarters share: the hub, the sector, the NGOs and their parts."""
+
+    home: Home
+    url: str
+    sectors: tuple[Any, ...]
+    ngos: dict[str, DemoNgo]
+    cast: Cast
+    fixed: dict[str, Any]
+    tally: Tally
+
+
+def _quarter(story: Story, index: int) -> None:
+    """One quarter: the NGOs submit (and the late and correcting NGOs send what they owe), the
+    hub takes it in, the steward approves and releases (and the late addendum, the supersede)."""
+    sector, cast, url = story.sectors[index], story.cast, story.url
+    quarter, ngos = sector.period, story.ngos
+    first, last = index == 0, index == len(story.sectors) - 1
+    late_now = index == 2  # the late NGO's files arrive during the third quarter
+    step = f"{index + 3}"
+    _step(f"{step}a. {quarter}, quarter {index + 1} of {len(story.sectors)}: the NGOs submit")
+    if quarter == cast.late_period:
+        console.print(f"{cast.late} ({ngos[cast.late].name}) misses {quarter}'s deadline.")
+    _submit_all(
+        url,
+        sector,
+        list(ngos.values()),
+        skip={cast.late} if quarter == cast.late_period else set(),
+        use={} if first else {cast.faulty: story.fixed[quarter]},
+        tally=story.tally,
+    )
+    touched = [quarter]
+    if first:
+        console.print(f"{cast.faulty} fixes its files from its report and submits them again:")
+        _send_one(url, quarter, ngos[cast.faulty], _both(story.fixed[quarter]))
+    if late_now:
+        late = {n.ngo_id: n for n in story.sectors[1].ngos}[cast.late]
+        console.print(f"{cast.late} now sends its {cast.late_period} files, late:")
+        _send_one(url, cast.late_period, ngos[cast.late], _both(late))
+        touched.insert(0, cast.late_period)
+    if last:
+        source = {n.ngo_id: n for n in story.sectors[-2].ngos}[cast.correcting]
+        folder = story.home.root / "ngos" / cast.correcting / "corrected" / cast.corrected_period
+        console.print(
+            f"{cast.correcting} finds that its {cast.corrected_period} episodes file "
+            "under-counted one episode's sessions, and sends a corrected file:"
+        )
+        corrected = _correct(source, folder)
+        _send_one(url, cast.corrected_period, ngos[cast.correcting], [("episodes", corrected)])
+        touched.insert(0, cast.corrected_period)
+
+    _step(f"{step}b. {quarter}: the hub takes in what arrived (re-validation, vault, checks)")
+    _take_in(story.home, touched)
+    if first:
+        _verdict(url, quarter, ngos[cast.faulty])
+
+    _step(f"{step}c. {quarter}: the steward reads the proposed release, approves it, releases")
+    if first:
+        _preview()
+    if late_now:
+        console.print(
+            f"{cast.late_period} was released without {cast.late}; its files arrived since, so "
+            "the proposal is an addendum with that NGO's own figures, charged to it alone (the "
+            "sector-wide cells stay as released; a supersede would redo them for every NGO):"
+        )
+        _release(story.home, cast.late_period)
+        _figures(url, cast.late_period, ngos[cast.late])
+    _release(story.home, quarter, accuracy=first)
+    if last:
+        _step(f"{step}d. {cast.corrected_period} again: the correction, and the rolling-year cap")
+        _supersede(story.home, cast)
 
 
 def _supersede(home: Home, cast: Cast) -> None:
