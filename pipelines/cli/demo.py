@@ -330,7 +330,9 @@ def _preview() -> None:
 
 def _release(home: Home, period: str, *, supersede: bool = False, accuracy: bool = False) -> None:
     """`outcomes release --period P [--supersede] --yes --by STEWARD`: the proposal is shown, the
-    steward's approval recorded, the release made (the site is built once, at the end)."""
+    steward's approval recorded, the release made (the site is built once, at the end) and its
+    headline numbers printed; an addendum, which leaves those as they were, says what it
+    charged instead."""
     from pipelines.assets.runs import run_release
     from pipelines.cli.steward import print_headlines, show_and_approve
     from pipelines.hub.release import ReleaseError
@@ -356,7 +358,25 @@ def _release(home: Home, period: str, *, supersede: bool = False, accuracy: bool
             )
         except ReleaseError as exc:
             raise HubFailure(str(exc)) from None
+    if run.status == "addendum":
+        _charged(home, run.release_id)
+        return
     print_headlines(home, period, run)
+
+
+def _charged(home: Home, release_id: str) -> None:
+    """What the latest addendum to ``release_id`` charged, per NGO."""
+    from pipelines.hub.vault import open_vault, releases
+
+    with open_vault(home).connect() as con:
+        commits = releases.spent_by_commit(con)
+    mine = commits[commits["release_id"] == release_id]
+    latest = mine[mine["spent_at"] == mine["spent_at"].max()]
+    charged = ", ".join(f"{r.ngo_id} rho {r.rho:.4g}" for r in latest.itertuples())
+    console.print(
+        f"Added to {release_id}, charged to {charged}; the sector-wide headline numbers are as "
+        "released."
+    )
 
 
 def _refused(home: Home, period: str, *, supersede: bool = False) -> None:
@@ -572,6 +592,11 @@ def _parse_periods(
         raise click.BadParameter(
             f"the demo runs {MIN_QUARTERS} to {MAX_QUARTERS} consecutive quarters (one NGO is "
             f"late with the second, one corrects the next-to-last); {value} has {len(periods)}"
+        )
+    if periods[-1].start > date.today():
+        raise click.BadParameter(
+            f"{periods[-1]} has not begun yet (it starts on {periods[-1].start}); the demo's "
+            "last quarter must be one that has begun"
         )
     return periods
 

@@ -90,3 +90,24 @@ def test_every_command_says_what_it_does_without_markup(
     assert description, result.output
     assert not description.startswith("Options:"), result.output
     assert "`" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("periods", "message"),
+    [
+        ("2026-Q3..2025-Q4", "the range 2026-Q3..2025-Q4 runs backwards"),
+        ("2025-10..2026-09", "'2025-10' is not a quarter"),
+        ("2026-Q1..2026-Q3", "the demo runs 4 to 8 consecutive quarters"),
+        ("2098-Q1..2098-Q4", "2098-Q4 has not begun yet"),
+    ],
+)
+def test_the_demo_refuses_a_range_of_quarters_it_cannot_run(
+    periods: str, message: str, run_cli: Callable[..., Any], tmp_path: Any
+) -> None:
+    """Tests that `outcomes demo --periods` with a backwards range, something other than
+    quarters, fewer quarters than the demo's year, or quarters to come is a usage error (exit 2) that says why,
+    before anything is created."""
+    result = run_cli("demo", "--periods", periods, "--home", tmp_path / "demo")
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert not (tmp_path / "demo").exists()
