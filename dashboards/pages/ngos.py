@@ -74,10 +74,7 @@ def _context_note(zone: Zone, pooled: str) -> str:
     unit = zone.measure(pooled).unit
     if cell.withheld:
         return "All NGOs: withheld."
-    return (
-        f"All NGOs: {labels.number(cell.value, unit)} "
-        f"({labels.plus_minus(cell.value, cell.low, cell.high, unit)})."
-    )
+    return f"All NGOs: {labels.estimate(cell.value, cell.low, cell.high, unit)}."
 
 
 def _tiles(zone: Zone, ngo_id: str) -> tuple[Tile, ...]:
