@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import functools
+import re
 import shutil
 import tempfile
 import time
@@ -144,10 +145,22 @@ def views(zone: Zone) -> list[tuple[str, Zone]]:
     return [("", zone), *((f"{p}/", zone.at(p)) for p in zone.released)]
 
 
+_OF_A_PERIOD = re.compile(r"^steward/budgets-(\d{4}-Q[1-4])-")
+"""Pages about one period, which the folders of earlier periods do not have."""
+
+
+def _same_page_in(path: str, period: str) -> str:
+    """This page in ``period``'s folder, or that folder's home page where it has no such page."""
+    about = _OF_A_PERIOD.match(path)
+    if about is not None and about.group(1) > period:
+        return "index.html"
+    return path
+
+
 def period_links(page: Page, folder: str, released: tuple[str, ...]) -> list[tuple[str, str]]:
     """(period, relative address of this same page in that period's folder), newest first."""
     top = page.root + "../" * folder.count("/")
-    return [(p, f"{top}{p}/{page.path}") for p in reversed(released)]
+    return [(p, f"{top}{p}/{_same_page_in(page.path, p)}") for p in reversed(released)]
 
 
 def render(

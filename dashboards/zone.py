@@ -131,7 +131,11 @@ class Zone:
         """The zone as of ``period``: it is the latest, and history runs up to it (no later)."""
         if period not in self.released:
             raise ValueError(f"{period} is not a released period; released: {self.released}")
-        return replace(self, periods=tuple(p for p in self.released if p <= period))
+        return replace(
+            self,
+            periods=tuple(p for p in self.released if p <= period),
+            budgets=self.budgets[self.budgets["period"].astype(str) <= period],
+        )
 
     def quarter_before(self, quarters: int = 1) -> str | None:
         """The calendar quarter ``quarters`` before the latest, if it was released (else None)."""

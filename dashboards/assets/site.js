@@ -41,7 +41,7 @@
     var status = index.statuses[r[5]];
     return {
       cells: [r[0], programmes, regions, r[4], status],
-      href: index.prefix + r[1] + ".html",
+      href: r[1] ? index.prefix + r[1] + ".html" : "",
       text: [r[0], r[1], programmes, regions, status].join(" ").toLowerCase()
     };
   });
@@ -62,9 +62,13 @@
       var tr = document.createElement("tr");
       var th = document.createElement("th");
       th.setAttribute("scope", "row");
-      var a = cell("a", row.cells[0]);
-      a.setAttribute("href", row.href);
-      th.appendChild(a);
+      if (row.href) {
+        var a = cell("a", row.cells[0]);
+        a.setAttribute("href", row.href);
+        th.appendChild(a);
+      } else {
+        th.textContent = row.cells[0];
+      }
       tr.appendChild(th);
       for (var c = 1; c < row.cells.length; c += 1) { tr.appendChild(cell("td", row.cells[c])); }
       tr.className = "status-" + row.cells[4].replace(/\s+/g, "-");

@@ -199,7 +199,12 @@ def test_every_page_exists_and_stays_under_the_page_budget(built: tuple[Path, Pa
     found = {str(p.relative_to(site)) for p in html_pages(site)}
     assert found == {
         *expected,
-        *(f"{period}/{page}" for period in PERIODS for page in expected),
+        *(
+            f"{period}/{page}"
+            for period in PERIODS
+            for page in expected
+            if not page.startswith("steward/budgets-") or page[16:23] <= period
+        ),
     }
     sizes = {str(p.relative_to(site)): p.stat().st_size for p in html_pages(site)}
     assert max(sizes.values()) < PAGE_BUDGET, sizes
