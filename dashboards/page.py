@@ -54,6 +54,8 @@ class Page:
     sections: tuple[Section, ...] = ()
     template: str = "sections.html.j2"
     extra: dict[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] = ()
+    """The methods box (see :mod:`dashboards.methods`), on pages that show estimates."""
 
     @property
     def root(self) -> str:

@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from dashboards.charts import Downloads
+from dashboards.methods import AFFECTED, methods_box
 from dashboards.page import Page
 from dashboards.pages import (
     activity,
@@ -118,7 +119,12 @@ def site_pages(zone: Zone, downloads: Downloads) -> list[Page]:
         ngos.pages,
         steward.pages,
     )
-    pages = [page for build in builders for page in build(zone, downloads)]
+    box = methods_box(zone)
+    pages = [
+        replace(page, methods=box) if page.nav in AFFECTED else page
+        for build in builders
+        for page in build(zone, downloads)
+    ]
     return [*pages, *methodology.pages(zone)]
 
 

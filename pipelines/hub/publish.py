@@ -209,6 +209,7 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
                 "plan_digest": plan.digest,
                 "delta": plan.delta,
                 "default_rho": plan.default_rho,
+                "default_epsilon": epsilon_at(plan.default_rho, plan.delta),
                 "annual_rho": plan.annual_rho,
                 "annual_epsilon": epsilon_at(plan.annual_rho, plan.delta),
                 "sessions_per_episode": plan.sessions_per_episode,

@@ -36,6 +36,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "plan_digest": _TEXT,
         "delta": _REAL,
         "default_rho": _REAL,
+        "default_epsilon": _REAL,  # default_rho as epsilon at delta, so readers need no DP library
         # the default cap on what any four consecutive quarters spend per NGO: a year's guarantee
         "annual_rho": _REAL,
         "annual_epsilon": _REAL,

@@ -242,6 +242,7 @@ def fabricated_tables(
                     "plan_digest": plan.digest,
                     "delta": plan.delta,
                     "default_rho": plan.default_rho,
+                    "default_epsilon": epsilon_at(plan.default_rho, plan.delta),
                     "annual_rho": plan.annual_rho,
                     "annual_epsilon": 12.57,
                     "sessions_per_episode": plan.sessions_per_episode,
