@@ -99,7 +99,7 @@ def cell_row(head: Sequence[str], cell: Cell | None, unit: str, href: str = "") 
         value, band = ("withheld" if cell is not None else "\u2014"), "\u2014"
     else:
         value = labels.number(cell.value, unit)
-        band = labels.interval(cell.low, cell.high, unit)
+        band = labels.plus_minus(cell.value, cell.low, cell.high, unit)
     flag = "" if cell is None else ("withheld" if cell.withheld else cell.reliability)
     return Row((*head, value, band, reliability_text(cell)), "" if flag == "ok" else flag, href)
 

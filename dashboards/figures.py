@@ -76,7 +76,7 @@ def hover(name: str, cell: Cell | None, unit: str) -> str:
         return f"{esc(name)}: withheld ({esc(cell.reason or 'no reason given')})"
     text = (
         f"{esc(name)}: <b>{esc(labels.number(cell.value, unit))}</b><br>"
-        f"95% interval {esc(labels.interval(cell.low, cell.high, unit))}"
+        f"95% interval {esc(labels.plus_minus(cell.value, cell.low, cell.high, unit))}"
     )
     if cell.reliability == "low":
         text += "<br>low reliability: read with care"
@@ -134,7 +134,7 @@ def interval_traces(
             if c is None
             else [
                 esc(labels.number(c.value, unit)),
-                esc(labels.interval(c.low, c.high, unit)),
+                esc(labels.plus_minus(c.value, c.low, c.high, unit)),
                 href,
             ]
             for c, href in zip(chosen, hrefs, strict=True)

@@ -150,7 +150,8 @@ def interval(low: float | None, high: float | None, unit: str) -> str:
 
 
 def plus_minus(value: float | None, low: float | None, high: float | None, unit: str) -> str:
-    """``± 11`` when the interval is symmetric about the value (as displayed), else the range."""
+    """The 95% interval in the site's one style: ``± 11`` (``± 2.1 points`` for a share) when it
+    is symmetric about the value as displayed, else the range ``6,771 to 6,793``."""
     if value is None or low is None or high is None:
         return "\u2014"
     below, above = value - low, high - value
@@ -159,4 +160,23 @@ def plus_minus(value: float | None, low: float | None, high: float | None, unit:
             return f"\u00b1 {below * 100:.1f} points"
     elif number(below, unit).lstrip("+") == number(above, unit).lstrip("+"):
         return f"\u00b1 {number(below, unit).lstrip('+')}"
-    return f"95% interval {interval(low, high, unit)}"
+    return interval(low, high, unit)
+
+
+def estimate(value: float | None, low: float | None, high: float | None, unit: str) -> str:
+    """A noisy number with its 95% interval, in the site's one style, for running text and
+    tables: ``6,782 ± 11``, ``76.3% ± 2.1 points``, ``0.9 (95% interval 0.0 to 12.0)``."""
+    if value is None:
+        return "withheld"
+    band = plus_minus(value, low, high, unit)
+    if band.startswith("\u00b1"):
+        return f"{number(value, unit)} {band}"
+    return f"{number(value, unit)} (95% interval {band})"
+
+
+def change(diff: float, half: float, unit: str) -> str:
+    """A change between two releases with its symmetric 95% interval: ``+120 ± 70``,
+    ``+3.1 ± 4.2 points`` for a share."""
+    if is_share(unit):
+        return f"{difference(diff, unit).removesuffix(' points')} \u00b1 {half * 100:.1f} points"
+    return f"{difference(diff, unit)} \u00b1 {number(half, unit).lstrip('+')}"

@@ -54,6 +54,8 @@ class Page:
     sections: tuple[Section, ...] = ()
     template: str = "sections.html.j2"
     extra: dict[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] = ()
+    """The methods box (see :mod:`dashboards.methods`), on pages that show estimates."""
 
     @property
     def root(self) -> str:
@@ -65,40 +67,50 @@ class Page:
         return any(s.charts for s in self.sections)
 
 
-def change_between(
-    current: Cell | None, previous: Cell | None
-) -> tuple[float, float, float] | None:
-    """The change between two periods' values and an approximate 95% interval for it.
+def half_width(cell: Cell) -> float:
+    """A cell's 95% half-width: the larger side, so an interval clipped at a bound (a count at
+    zero, a share at 100%) still gives the noise's full width."""
+    value, low, high = float(cell.value or 0.0), float(cell.low or 0.0), float(cell.high or 0.0)
+    return max(value - low, high - value, 0.0)
 
-    Each release's noise is drawn independently, so the half-widths combine in
-    quadrature (each side separately, as the intervals may be asymmetric).
+
+def change_between(current: Cell | None, previous: Cell | None) -> tuple[float, float] | None:
+    """The change between two releases' values and the 95% half-width of that change.
+
+    Each release's noise is drawn independently and is Gaussian, so the difference's
+    half-width is the two half-widths combined in quadrature: sqrt(h1² + h2²).
     """
     if current is None or previous is None or current.withheld or previous.withheld:
         return None
-    values = (current.value, current.low, current.high, previous.value, previous.low, previous.high)
-    if any(v is None for v in values):
+    if any(v is None for c in (current, previous) for v in (c.value, c.low, c.high)):
         return None
-    now, now_low, now_high, before, before_low, before_high = (float(v or 0.0) for v in values)
-    diff = now - before
-    low = diff - math.hypot(now - now_low, before_high - before)
-    high = diff + math.hypot(now_high - now, before - before_low)
-    return diff, low, high
+    diff = float(current.value or 0.0) - float(previous.value or 0.0)
+    return diff, math.hypot(half_width(current), half_width(previous))
 
 
-def change_text(change: tuple[float, float, float] | None, unit: str, since: str) -> str:
+CHANGE_RULE = (
+    "A change between two quarters is the difference of their published values. The two "
+    "releases' noises are independent, so the change's 95% half-width is the square root of the "
+    "sum of the squares of the two half-widths (sqrt(h1\u00b2 + h2\u00b2)). A change is called up "
+    "or down only when its whole interval is above or below zero."
+)
+"""How the site forms a change's interval, in the words every page that shows one uses."""
+
+
+def verdict(change: tuple[float, float]) -> str:
+    diff, half = change
+    if diff - half > 0:
+        return "up"
+    if diff + half < 0:
+        return "down"
+    return "no clear change"
+
+
+def change_text(change: tuple[float, float] | None, unit: str, since: str) -> str:
     if change is None:
         return f"No change since {since} can be given: it was not released then, or is withheld."
-    diff, low, high = change
-    if low > 0:
-        verdict = "up"
-    elif high < 0:
-        verdict = "down"
-    else:
-        verdict = "no clear change"
-    return (
-        f"Since {since}: {labels.difference(diff, unit)} "
-        f"(95% interval {labels.difference(low, unit)} to {labels.difference(high, unit)}), {verdict}."
-    )
+    diff, half = change
+    return f"Since {since}: {labels.change(diff, half, unit)} (95% interval), {verdict(change)}."
 
 
 def target_text(cell: Cell | None, target: float | None, unit: str) -> str:

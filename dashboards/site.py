@@ -14,19 +14,21 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import functools
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from dashboards.charts import Downloads
+from dashboards.methods import AFFECTED, methods_box
 from dashboards.page import Page
 from dashboards.pages import (
     activity,
@@ -117,19 +119,74 @@ def site_pages(zone: Zone, downloads: Downloads) -> list[Page]:
         ngos.pages,
         steward.pages,
     )
-    pages = [page for build in builders for page in build(zone, downloads)]
+    box = methods_box(zone)
+    pages = [
+        replace(page, methods=box) if page.nav in AFFECTED else page
+        for build in builders
+        for page in build(zone, downloads)
+    ]
     return [*pages, *methodology.pages(zone)]
 
 
-def _site_context(zone: Zone) -> dict[str, Any]:
+def site_context(zone: Zone, folder: str = "") -> dict[str, Any]:
+    """What every page's frame shows: the period, the periods released, the publication."""
     published: Any = zone.publication.get("published_at")
     if hasattr(published, "strftime"):
         published = published.strftime("%Y-%m-%d %H:%M UTC")
     return {
         "latest": zone.latest,
+        "newest": zone.released[-1] if zone.released else None,
+        "released": zone.released,
+        "folder": folder,
         "published_at": published,
         "plan_version": zone.publication.get("plan_version"),
     }
+
+
+def views(zone: Zone) -> list[tuple[str, Zone]]:
+    """(folder, zone as of a period): the latest at the site root, then every released period
+    in a folder of its own (``2026-Q1/``), so a page's address names its period."""
+    if not zone.released:
+        return [("", zone)]
+    return [("", zone), *((f"{p}/", zone.at(p)) for p in zone.released)]
+
+
+_OF_A_PERIOD = re.compile(r"^steward/budgets-(\d{4}-Q[1-4])-")
+"""Pages about one period, which the folders of earlier periods do not have."""
+
+
+def _same_page_in(path: str, period: str) -> str:
+    """This page in ``period``'s folder, or that folder's home page where it has no such page."""
+    about = _OF_A_PERIOD.match(path)
+    if about is not None and about.group(1) > period:
+        return "index.html"
+    return path
+
+
+def period_links(page: Page, folder: str, released: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(period, relative address of this same page in that period's folder), newest first."""
+    top = page.root + "../" * folder.count("/")
+    return [(p, f"{top}{p}/{_same_page_in(page.path, p)}") for p in reversed(released)]
+
+
+def render(
+    env: jinja2.Environment,
+    page: Page,
+    zone: Zone,
+    folder: str = "",
+    site: dict[str, Any] | None = None,
+) -> str:
+    """One page's HTML; ``folder`` is the period's folder (``2026-Q1/``, or "" at the root):
+    links stay inside it, while the shared assets are found at the site root."""
+    return env.get_template(page.template).render(
+        page=page,
+        root=page.root,
+        top=page.root + "../" * folder.count("/"),
+        periods=period_links(page, folder, zone.released),
+        nav=NAV,
+        site=site if site is not None else site_context(zone, folder),
+        csp=CSP,
+    )
 
 
 def _check_out(out: Path) -> None:
@@ -221,27 +278,28 @@ def build_site(published_db: Path, out: Path) -> SiteReport:
 def _build(published_db: Path, out: Path, staging: Path) -> tuple[tuple[tuple[str, int], ...], int]:
     """Render every page into ``staging`` and swap it in; (page sizes, downloads)."""
     zone = load_zone(published_db)
-    downloads = Downloads()
-    pages = site_pages(zone, downloads)
     staging.chmod(0o755)
     _write_assets(staging)
     env = environment()
-    site = _site_context(zone)
     sizes = []
-    # Some 12,000 files: writer threads create them while this thread renders (file system
+    files = 0
+    # Many thousand files: writer threads create them while this thread renders (file system
     # calls release the GIL), downloads first, as they are ready.
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="site-writer") as pool:
-        writes = [
-            pool.submit(_write, staging / path, text.encode("utf-8"))
-            for path, text in downloads.files.items()
-        ]
-        for page in pages:
-            html = env.get_template(page.template).render(
-                page=page, root=page.root, nav=NAV, site=site, csp=CSP
+        writes: list[Future[None]] = []
+        for folder, view in views(zone):
+            downloads = Downloads()
+            pages = site_pages(view, downloads)
+            site = site_context(view, folder)
+            files += len(downloads.files)
+            writes.extend(
+                pool.submit(_write, staging / folder / path, text.encode("utf-8"))
+                for path, text in downloads.files.items()
             )
-            data = html.encode("utf-8")
-            writes.append(pool.submit(_write, staging / page.path, data))
-            sizes.append((page.path, len(data)))
+            for page in pages:
+                data = render(env, page, view, folder, site).encode("utf-8")
+                writes.append(pool.submit(_write, staging / folder / page.path, data))
+                sizes.append((folder + page.path, len(data)))
         for write in writes:
             write.result()  # a failed write fails the build, and the old site stays in place
     (staging / MARKER).write_text(
@@ -249,4 +307,4 @@ def _build(published_db: Path, out: Path, staging: Path) -> tuple[tuple[tuple[st
         encoding="utf-8",
     )
     _swap(staging, out)
-    return tuple(sizes), len(downloads.files)
+    return tuple(sizes), files

@@ -13,7 +13,7 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,9 +21,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.published.export import neutralise_formulas
-from pipelines.published.store import DIMENSIONS, EXPORT_COLUMNS, read_table
+from pipelines.published.store import DIMENSIONS, EXPORT_COLUMNS, read_optional, read_table
+from pipelines.standard.periods import Period
 
 _DEFAULT_UNITS = {"ratio": "ratio", "count": "clients", "sum": "count"}
+_RATIO_UNITS = (("share_", "share"), ("mean_change", "score points"))
+"""A ratio the accuracy table does not list is read by its id: a share, or a change in score."""
 
 
 class Cell(NamedTuple):
@@ -64,6 +67,16 @@ class MeasureInfo:
     """Position among its question's headline measures (the release plan names them)."""
 
 
+@dataclass(frozen=True)
+class NgoInfo:
+    """What the NGO register says publicly about one NGO, as published."""
+
+    id: str
+    name: str
+    programmes: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
 @dataclass
 class Zone:
     """Every published table, with the current cells indexed for page building."""
@@ -87,6 +100,12 @@ class Zone:
     reasons: frozenset[str]
     """Every withheld reason in the published cells (any release)."""
     csv_rows: list[tuple[Any, ...]] = field(repr=False)
+    ngos: dict[str, NgoInfo] = field(default_factory=dict)
+    """The register's public facts, by NGO id (empty for a zone published before they were)."""
+    statuses: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Submission status (submitted, late, not submitted) by (period, NGO)."""
+    released: tuple[str, ...] = ()
+    """Every released period, whichever period this view is of (see :meth:`at`)."""
     _pooled: dict[tuple[str, str], list[Cell]] = field(repr=False, default_factory=dict)
     _ngo: dict[str, dict[tuple[str, str], list[Cell]]] = field(repr=False, default_factory=dict)
 
@@ -107,6 +126,32 @@ class Zone:
         """NGOs with released cells or a budget, in id order."""
         ids = set(self._ngo) | set(self.budgets["ngo_id"].dropna().astype(str))
         return sorted(ids)
+
+    def at(self, period: str) -> Zone:
+        """The zone as of ``period``: it is the latest, and history runs up to it (no later)."""
+        if period not in self.released:
+            raise ValueError(f"{period} is not a released period; released: {self.released}")
+        return replace(
+            self,
+            periods=tuple(p for p in self.released if p <= period),
+            budgets=self.budgets[self.budgets["period"].astype(str) <= period],
+        )
+
+    def quarter_before(self, quarters: int = 1) -> str | None:
+        """The calendar quarter ``quarters`` before the latest, if it was released (else None)."""
+        if self.latest is None:
+            return None
+        before = str(Period.parse(self.latest).back(quarters))
+        return before if before in self.periods else None
+
+    def name(self, ngo_id: str) -> str:
+        """The NGO's name in the register, or its id when the register does not name it."""
+        known = self.ngos.get(ngo_id)
+        return known.name if known is not None and known.name else ngo_id
+
+    def status(self, ngo_id: str, period: str | None = None) -> str:
+        """Submission status of the NGO for ``period`` (default: the latest); "" if unknown."""
+        return self.statuses.get((period or self.latest or "", ngo_id), "")
 
     def headlines(self, question: str) -> list[str]:
         """The question's headline measures, in the order the release plan lists them."""
@@ -239,10 +284,34 @@ def _measures(frame: pd.DataFrame, accuracy: pd.DataFrame) -> dict[str, MeasureI
             dimensions=dims,
             target=_real(r["target"]),
             description=_text(r["description"]) or "",
-            unit=units.get(measure, _DEFAULT_UNITS.get(kind, "count")),
+            unit=units.get(measure) or _unit_by_id(measure, kind),
             headline=None if _real(r["headline"]) is None else int(r["headline"]),
         )
     return out
+
+
+def _unit_by_id(measure: str, kind: str) -> str:
+    if kind == "ratio":
+        for prefix, unit in _RATIO_UNITS:
+            if measure.startswith(prefix):
+                return unit
+    return _DEFAULT_UNITS.get(kind, "count")
+
+
+def _codes(text: Any) -> tuple[str, ...]:
+    return tuple(c for c in (_text(text) or "").split(",") if c)
+
+
+def _register(frame: pd.DataFrame) -> dict[str, NgoInfo]:
+    return {
+        str(r["ngo_id"]): NgoInfo(
+            str(r["ngo_id"]),
+            _text(r["name"]) or str(r["ngo_id"]),
+            _codes(r["programmes"]),
+            _codes(r["regions"]),
+        )
+        for r in frame.to_dict("records")
+    }
 
 
 def load_zone(published_db: Path) -> Zone:
@@ -310,6 +379,8 @@ def load_zone(published_db: Path) -> Zone:
             by_ngo[cell.ngo_id][(cell.period, cell.measure)].append(cell)
 
     publication = tables["publication"].to_dict("records")
+    statuses = read_optional(published_db, "submission_status")
+    periods = tuple(sorted({c.period for c in cells}))
     return Zone(
         path=published_db,
         publication={k: _none(v) for k, v in (publication[0] if publication else {}).items()},
@@ -321,7 +392,15 @@ def load_zone(published_db: Path) -> Zone:
         approvals=tables["approvals"],
         audit_checkpoints=tables["audit_checkpoints"],
         measures=_measures(tables["measures"], tables["plan_accuracy"]),
-        periods=tuple(sorted({c.period for c in cells})),
+        periods=periods,
+        released=periods,
+        ngos=_register(read_optional(published_db, "ngos")),
+        statuses={
+            (str(p), str(n)): str(s)
+            for p, n, s in zip(
+                statuses["period"], statuses["ngo_id"], statuses["status"], strict=True
+            )
+        },
         cells=cells,
         flags=flags,
         reasons=reasons,

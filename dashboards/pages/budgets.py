@@ -27,6 +27,45 @@ BUDGET_PAGE_ROWS = 500
 """NGOs per budget page, so a national period (2,000 NGOs) stays well under the page budget."""
 
 
+YEAR_COLUMNS = (
+    "year_window",
+    "year_cap_rho",
+    "year_spent_rho",
+    "year_left_rho",
+    "year_cap_epsilon",
+    "year_spent_epsilon",
+)
+YEAR_NAMES = (
+    "Four quarters",
+    "Year cap (\u03c1)",
+    "Spent in them (\u03c1)",
+    "Left of the cap (\u03c1)",
+    "Year cap (\u03b5)",
+    "Spent in them (\u03b5)",
+)
+
+
+def year_cells(record: dict[str, Any]) -> tuple[str, ...]:
+    """An NGO's rolling-year balance as table cells (dashes for a zone published without it)."""
+    if pd.isna(record.get("year_window")):
+        return ("\u2014",) * len(YEAR_COLUMNS)
+    return (
+        str(record["year_window"]),
+        *(labels.number(record[c], "rho") for c in YEAR_COLUMNS[1:4]),
+        *(f"{record[c]:.2f}" for c in YEAR_COLUMNS[4:]),
+    )
+
+
+def _max(frame: pd.DataFrame, column: str) -> float | None:
+    values = frame[column].dropna() if column in frame else pd.Series(dtype=float)
+    return float(values.max()) if len(values) else None
+
+
+def _min(frame: pd.DataFrame, column: str) -> float | None:
+    values = frame[column].dropna() if column in frame else pd.Series(dtype=float)
+    return float(values.min()) if len(values) else None
+
+
 def budget_page_path(period: str, part: int = 1) -> str:
     return f"steward/budgets-{labels.slug(period)}-{part}.html"
 
@@ -47,8 +86,10 @@ def budget_section(zone: Zone, downloads: Downloads) -> tuple[Section, list[Page
             "ngos": len(group),
             "budget_min": float(group["budget_rho"].min()),
             "budget_max": float(group["budget_rho"].max()),
-            "spent_total": float(group["spent_rho"].sum()),
-            "left_total": float(group["left_rho"].sum()),
+            "spent_max": float(group["spent_rho"].max()),
+            "left_min": float(group["left_rho"].min()),
+            "year_spent_max": _max(group, "year_spent_rho"),
+            "year_left_min": _min(group, "year_left_rho"),
         }
         for key, _name, lo, hi in USED_BANDS:
             row[key] = int(((group["_share"] >= lo) & (group["_share"] < hi)).sum())
@@ -66,15 +107,19 @@ def budget_section(zone: Zone, downloads: Downloads) -> tuple[Section, list[Page
         names={"period": "Period", **{k: n for k, n, *_ in USED_BANDS}},
         value_title="NGOs",
     )
+    # Budgets belong to one NGO each: a sum across NGOs would describe nobody's privacy, so the
+    # summary gives the extremes (the NGO that spent most, the one with least left) instead.
     table = Table(
-        "Budgets per period (\u03c1; exact)",
+        "Budgets per period, per NGO (\u03c1; exact; never added across NGOs)",
         (
             "Period",
             "NGOs",
             "Smallest budget",
             "Largest budget",
-            "Spent, all NGOs",
-            "Left, all NGOs",
+            "Most spent by one NGO",
+            "Least left to one NGO",
+            "Most spent by one NGO over four quarters",
+            "Least left to one NGO of its four-quarter cap",
         ),
         tuple(
             Row(
@@ -83,8 +128,10 @@ def budget_section(zone: Zone, downloads: Downloads) -> tuple[Section, list[Page
                     f"{r['ngos']:,}",
                     labels.number(r["budget_min"], "rho"),
                     labels.number(r["budget_max"], "rho"),
-                    labels.number(r["spent_total"], "rho"),
-                    labels.number(r["left_total"], "rho"),
+                    labels.number(r["spent_max"], "rho"),
+                    labels.number(r["left_min"], "rho"),
+                    labels.number(r["year_spent_max"], "rho"),
+                    labels.number(r["year_left_min"], "rho"),
                 ),
                 href=budget_page_path(r["period"]),
             )
@@ -93,7 +140,7 @@ def budget_section(zone: Zone, downloads: Downloads) -> tuple[Section, list[Page
     )
     pages = []
     for period, group in budgets.sort_values(["period", "ngo_id"]).groupby("period", sort=True):
-        frame = group[["ngo_id", *BUDGET_COLUMNS]]
+        frame = group[["ngo_id", *BUDGET_COLUMNS, *(c for c in YEAR_COLUMNS if c in group)]]
         csv = downloads.add(f"steward/budgets-{labels.slug(str(period))}", frame_csv(frame))
         records = frame.to_dict("records")
         parts = [
@@ -102,21 +149,24 @@ def budget_section(zone: Zone, downloads: Downloads) -> tuple[Section, list[Page
         index_links = tuple(
             (
                 budget_page_path(str(period), n),
-                f"NGOs {chunk[0]['ngo_id']} to {chunk[-1]['ngo_id']}",
+                f"NGOs {zone.name(str(chunk[0]['ngo_id']))} to "
+                f"{zone.name(str(chunk[-1]['ngo_id']))}",
                 "",
             )
             for n, chunk in enumerate(parts, start=1)
         )
         for n, chunk in enumerate(parts, start=1):
             detail = Table(
-                f"Budget set, spent and left per NGO, {period} (exact)",
-                ("NGO", *BUDGET_NAMES[1:]),
+                f"Budget set, spent and left per NGO, {period}, and over the NGO's busiest four "
+                "quarters that include it (exact)",
+                ("NGO", *BUDGET_NAMES[1:], *YEAR_NAMES),
                 tuple(
                     Row(
                         (
-                            str(r["ngo_id"]),
+                            zone.name(str(r["ngo_id"])),
                             *(labels.number(r[c], "rho") for c in BUDGET_COLUMNS[1:4]),
                             *(f"{r[c]:.2f}" for c in BUDGET_COLUMNS[4:]),
+                            *year_cells(r),
                         ),
                         href=ngo_href(str(r["ngo_id"])),
                     )
@@ -152,7 +202,10 @@ def budget_section(zone: Zone, downloads: Downloads) -> tuple[Section, list[Page
         heading="Privacy budgets",
         id="budgets",
         intro=(
-            "Each NGO has a budget per period; every release spends some of it. Select a period for its per-NGO table.",
+            "Each NGO has a budget per period, and a cap on what any four consecutive quarters "
+            "spend together; every release spends from both. Each budget protects that NGO's "
+            "clients only, so budgets are never added across NGOs. Select a period for its "
+            "per-NGO table.",
         ),
         charts=(chart,),
         tables=((table, downloads.add("steward/budgets", frame_csv(summary))),),

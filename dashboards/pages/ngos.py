@@ -11,6 +11,8 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
+import pandas as pd
+
 from dashboards import labels
 from dashboards.charts import (
     Chart,
@@ -18,10 +20,12 @@ from dashboards.charts import (
     Row,
     Table,
     cell_row,
+    frame_csv,
     make_chart,
     measure_chart,
     rows_csv,
 )
+from dashboards.figures import figure_json
 from dashboards.page import Page, Section, Tile, tile
 from dashboards.zone import Cell, Zone, neutralised
 from pipelines.standard.names import check_ngo_id
@@ -74,10 +78,7 @@ def _context_note(zone: Zone, pooled: str) -> str:
     unit = zone.measure(pooled).unit
     if cell.withheld:
         return "All NGOs: withheld."
-    return (
-        f"All NGOs: {labels.number(cell.value, unit)} "
-        f"({labels.plus_minus(cell.value, cell.low, cell.high, unit)})."
-    )
+    return f"All NGOs: {labels.estimate(cell.value, cell.low, cell.high, unit)}."
 
 
 def _tiles(zone: Zone, ngo_id: str) -> tuple[Tile, ...]:
@@ -255,15 +256,135 @@ def ngo_page(
                 tables=((table, csv),),
             )
         )
+    name = zone.name(ngo_id)
+    registered = zone.ngos.get(ngo_id)
+    facts = []
+    if registered is not None and registered.programmes:
+        facts.append(
+            "Funded for "
+            + ", ".join(labels.value_label("programme", p) for p in registered.programmes)
+            + (
+                " in " + ", ".join(labels.value_label("region", r) for r in registered.regions)
+                if registered.regions
+                else ""
+            )
+            + "."
+        )
+    status = zone.status(ngo_id)
+    if status:
+        facts.append(f"Submission for {zone.latest_label}: {status}.")
     return Page(
         ngo_href(ngo_id),
-        f"NGO {ngo_id}",
+        name,
         "ngos",
         intro=(
-            f"{ngo_id}'s own released figures for {zone.latest_label}, beside the same figures for all NGOs "
-            "together. Every number is differentially private and carries its 95% interval.",
+            f"{name}'s own released figures for {zone.latest_label}, beside the same figures for "
+            "all NGOs together. Every number is differentially private and carries its 95% "
+            "interval." + (f" (Register id {ngo_id}.)" if name != ngo_id else ""),
+            *facts,
         ),
         sections=tuple(sections),
+    )
+
+
+INDEX_ROWS_IN_HTML = 100
+"""NGOs written into the index's table itself (for readers without JavaScript); the filter
+draws every NGO from the page's compact JSON, so 2,000 NGOs stay well under the page budget."""
+STATUSES = ("submitted", "late", "not submitted", "")
+
+
+def _clients(zone: Zone, ngo_id: str) -> str:
+    cell = zone.one(zone.ngo(ngo_id, "ngo_clients_total"))
+    if cell is None:
+        return "\u2014"
+    if cell.withheld:
+        return "withheld"
+    return labels.estimate(cell.value, cell.low, cell.high, zone.measure("ngo_clients_total").unit)
+
+
+def index_page(zone: Zone, downloads: Downloads, with_pages: list[str]) -> Page:
+    """Every NGO, named, with a filter box: programmes, regions, clients served this quarter
+    with its interval, and whether it submitted this quarter."""
+    ids = sorted(set(with_pages) | set(zone.ngos), key=lambda n: (zone.name(n).lower(), n))
+    paged = set(with_pages)
+    programmes: dict[str, int] = {}
+    regions: dict[str, int] = {}
+    rows: list[list[Any]] = []
+    html_rows: list[Row] = []
+    csv_rows: list[dict[str, Any]] = []
+    for ngo_id in ids:
+        info = zone.ngos.get(ngo_id)
+        progs = info.programmes if info else ()
+        regs = info.regions if info else ()
+        status = zone.status(ngo_id)
+        clients = _clients(zone, ngo_id)
+        file = ngo_file(ngo_id) if ngo_id in paged else ""
+        rows.append(
+            [
+                zone.name(ngo_id),
+                file,
+                [programmes.setdefault(p, len(programmes)) for p in progs],
+                [regions.setdefault(r, len(regions)) for r in regs],
+                clients,
+                STATUSES.index(status) if status in STATUSES else len(STATUSES) - 1,
+            ]
+        )
+        names_p = ", ".join(labels.value_label("programme", p) for p in progs)
+        names_r = ", ".join(labels.value_label("region", r) for r in regs)
+        csv_rows.append(
+            {
+                "ngo_id": ngo_id,
+                "name": zone.name(ngo_id),
+                "programmes": names_p,
+                "regions": names_r,
+                "submission_status": status,
+            }
+        )
+        if len(html_rows) < INDEX_ROWS_IN_HTML:
+            html_rows.append(
+                Row(
+                    (zone.name(ngo_id), names_p, names_r, clients, status or "\u2014"),
+                    href=ngo_href(ngo_id) if file else "",
+                )
+            )
+    data = {
+        "prefix": "ngos/",
+        "programmes": [labels.value_label("programme", p) for p in programmes],
+        "regions": [labels.value_label("region", r) for r in regions],
+        "statuses": [s or "\u2014" for s in STATUSES],
+        "rows": rows,
+    }
+    table = Table(
+        f"Every NGO, {zone.latest_label}",
+        (
+            "NGO",
+            "Programmes",
+            "Regions",
+            "Clients served (95% interval)",
+            f"Submission, {zone.latest_label}",
+        ),
+        tuple(html_rows),
+    )
+    csv = downloads.add("ngos/index", frame_csv(pd.DataFrame(csv_rows)))
+    return Page(
+        "ngos.html",
+        "NGOs",
+        "ngos",
+        intro=(
+            f"Every NGO in the register or in a release ({len(ids):,} in all), by name: the "
+            "programmes and regions it is funded for (public facts from the NGO register), the "
+            f"clients it served in {zone.latest_label} with the 95% interval, and whether it "
+            "submitted its extract for the quarter. Type in the box to find an NGO by name, "
+            "programme, region or status.",
+        ),
+        template="ngos.html.j2",
+        extra={
+            "table": table,
+            "csv": csv,
+            "data": figure_json(data),
+            "total": len(ids),
+            "in_html": len(html_rows),
+        },
     )
 
 
@@ -278,23 +399,7 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
     ):
         budgets[str(record["ngo_id"])].append(record)
         budget_csv[str(record["ngo_id"])].append(row)
-    index = Page(
-        "ngos.html",
-        "NGOs",
-        "ngos",
-        intro=(
-            f"One page per NGO ({len(ids):,} in all): its own released figures beside the pooled "
-            "context, and the privacy budget they spent.",
-        ),
-        sections=(
-            Section(
-                heading="Every NGO",
-                id="all",
-                links=tuple((ngo_href(n), n, "") for n in ids),
-            ),
-        ),
-    )
     return [
-        index,
+        index_page(zone, downloads, ids),
         *(ngo_page(zone, downloads, n, budgets.get(n, []), budget_csv.get(n, [])) for n in ids),
     ]

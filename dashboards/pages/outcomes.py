@@ -7,7 +7,7 @@ from typing import Any
 
 from dashboards import figures, labels
 from dashboards.charts import Chart, Downloads, Row, assemble, cell_row, measure_chart
-from dashboards.page import Page, Section
+from dashboards.page import Page, Section, tile
 from dashboards.zone import Cell, Zone
 
 
@@ -183,10 +183,43 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
         if c is not None
     )
     distribution = distribution_chart(zone, downloads)
+    rose_and_fell = tuple(
+        tile(
+            zone,
+            m,
+            zone.pooled(m),
+            zone.pooled(m, zone.previous) if zone.previous else None,
+            title=t,
+        )
+        for m, t in (
+            ("share_improved_overall", "Share of clients whose scores rose"),
+            ("share_worse_overall", "Share of clients whose scores fell"),
+        )
+        if m in zone.measures
+    )
     sections = [
         Section(heading="Change in each domain", id="by-domain", charts=by_domain),
         Section(heading="Change by domain and programme", id="by-programme", charts=by_programme),
     ]
+    if rose_and_fell:
+        sections.insert(
+            0,
+            Section(
+                heading="Scores that rose, and scores that fell",
+                id="rose-and-fell",
+                intro=(
+                    "Of the clients assessed twice, the share whose score went up and the share "
+                    "whose score went down. A rise for many can sit beside a fall for some; both "
+                    "are shown."
+                    + (
+                        ""
+                        if "share_worse_overall" in zone.measures
+                        else " This release does not publish the share whose scores fell."
+                    ),
+                ),
+                tiles=rose_and_fell,
+            ),
+        )
     if distribution is not None:
         sections.append(
             Section(

@@ -96,6 +96,20 @@ def _accuracy_chart(zone: Zone, downloads: Downloads, unit: str, frame: pd.DataF
                 "hovertemplate": f"{figures.esc(name)}<br>\u03c1 %{{x}} (\u03b5 %{{customdata}}): \u00b1 %{{y:.3g}}<extra></extra>",
             }
         )
+    in_force = _in_force(zone)
+    if in_force is not None and len(frame):
+        low, high = float(frame["halfwidth_95"].min()), float(frame["halfwidth_95"].max())
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": figures.esc(f"Budget in force: \u03c1 {in_force:g} per NGO per quarter"),
+                "x": [in_force, in_force],
+                "y": [low, high],
+                "line": {"color": "#222222", "width": 2, "dash": "dash"},
+                "hoverinfo": "name",
+            }
+        )
     share = labels.is_share(unit)
     layout = {
         "height": 420,
@@ -144,6 +158,12 @@ def _accuracy_chart(zone: Zone, downloads: Downloads, unit: str, frame: pd.DataF
             "What the release plan expects: the 95% half-width of a cell for each budget per NGO. "
             "A larger budget buys a narrower interval. Ratios assume cells of "
             f"{frame['cell_size'].iloc[0]:g} clients."
+            + (
+                f" The dashed line marks the budget in force: \u03c1 {in_force:g} per NGO per "
+                f"quarter ({_epsilon(zone, in_force)})."
+                if in_force is not None
+                else ""
+            )
         ),
         figure=figures.figure_json({"data": traces, "layout": layout, "config": figures.CONFIG}),
         table=table,
@@ -151,6 +171,26 @@ def _accuracy_chart(zone: Zone, downloads: Downloads, unit: str, frame: pd.DataF
         not_noisy="The plan's expectations, computed from no client data: nothing to add an interval to.",
         alt=f"Chart: expected accuracy against budget for measures in {unit}. The same numbers are in the table below it.",
     )
+
+
+def _in_force(zone: Zone) -> float | None:
+    """The budget most NGOs have in the view's latest period, else the plan's default."""
+    budgets = zone.budgets
+    if zone.latest is not None and not budgets.empty:
+        now = budgets.loc[budgets["period"].astype(str) == zone.latest, "budget_rho"].dropna()
+        if len(now):
+            return float(now.mode().iloc[0])
+    default = zone.publication.get("default_rho")
+    return float(default) if default else None
+
+
+def _epsilon(zone: Zone, rho: float) -> str:
+    """``ε 5.6 at δ 1e-07`` for a budget of ``rho``, from the published budgets (exact)."""
+    rows = zone.budgets.loc[zone.budgets["budget_rho"] == rho, "budget_epsilon"].dropna()
+    delta = zone.publication.get("delta")
+    if not len(rows) or not delta:
+        return "its \u03b5 is on the Methodology page"
+    return f"\u03b5 {float(rows.iloc[0]):.2f} at \u03b4 {float(delta):g}"
 
 
 def _accuracy(zone: Zone, downloads: Downloads) -> Section:
@@ -252,6 +292,68 @@ def _submissions(zone: Zone, downloads: Downloads) -> Section:
     return Section(heading="Submissions", id="submissions", charts=(chart,))
 
 
+STATUS_ORDER = ("submitted", "late", "not submitted")
+NAMED_AT_MOST = 40
+"""NGOs named per status and period on the page; the download names every one."""
+
+
+def _submission_status(zone: Zone, downloads: Downloads) -> Section:
+    """Who submitted, who was late and who has not, per released period up to the view's."""
+    if not zone.statuses:
+        return Section(
+            heading="Who has submitted",
+            id="submission-status",
+            intro=("This publication holds no submission status.",),
+        )
+    by_period: dict[str, dict[str, list[str]]] = {}
+    for (period, ngo), status in sorted(zone.statuses.items()):
+        if period in zone.periods:
+            by_period.setdefault(period, {}).setdefault(status, []).append(ngo)
+    rows = []
+    for period in sorted(by_period, reverse=True):
+        found = by_period[period]
+        named = []
+        for status in ("late", "not submitted"):
+            ngos = sorted(found.get(status, []), key=zone.name)
+            if ngos:
+                shown = ", ".join(zone.name(n) for n in ngos[:NAMED_AT_MOST])
+                more = f" and {len(ngos) - NAMED_AT_MOST} more" if len(ngos) > NAMED_AT_MOST else ""
+                named.append(f"{status}: {shown}{more}")
+        rows.append(
+            Row(
+                (
+                    period,
+                    *(f"{len(found.get(s, [])):,}" for s in STATUS_ORDER),
+                    "; ".join(named) or "every NGO submitted in time",
+                ),
+                flag="low" if found.get("not submitted") or found.get("late") else "",
+            )
+        )
+    table = Table(
+        "Submission status per period: NGOs that submitted in the window, late, or not at all",
+        ("Period", "Submitted", "Late", "Not submitted", "Late or missing NGOs"),
+        tuple(rows),
+    )
+    frame = pd.DataFrame(
+        [
+            {"period": p, "ngo_id": n, "name": zone.name(n), "status": s}
+            for (p, n), s in sorted(zone.statuses.items())
+            if p in zone.periods
+        ],
+        columns=["period", "ngo_id", "name", "status"],
+    )
+    return Section(
+        heading="Who has submitted",
+        id="submission-status",
+        intro=(
+            "From when each NGO's extract reached the hub, never from what it holds: submitted "
+            "means before the period's submission window closed, late means after it, not "
+            "submitted means a registered NGO sent nothing for the period.",
+        ),
+        tables=((table, downloads.add("steward/submission-status", frame_csv(frame))),),
+    )
+
+
 def _signed_time(value: Any) -> str:
     text = _text(value)
     return text.replace("T", " ").removesuffix("+00:00") if text != "\u2014" else text
@@ -332,6 +434,7 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
         _ledger(zone, downloads),
         _accuracy(zone, downloads),
         _flags(zone, downloads),
+        _submission_status(zone, downloads),
         _submissions(zone, downloads),
         _anchor(zone, downloads),
     )

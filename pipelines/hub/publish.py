@@ -21,15 +21,25 @@ from pipelines.home import Home
 from pipelines.hub import checkpoints
 from pipelines.hub.crash import crashpoint
 from pipelines.hub.ledger import approvals_in_force, budgets
+from pipelines.hub.rolling_year import year_balances
 from pipelines.hub.vault import budgets as budget_table
-from pipelines.hub.vault import releases, submissions
-from pipelines.hub.vault.statuses import HELD
+from pipelines.hub.vault import register, releases, submissions
+from pipelines.hub.vault.statuses import HELD, SubmissionStatus
 from pipelines.privacy.mechanisms import epsilon_at
 from pipelines.privacy.plan import ReleasePlan, parse_plan
 from pipelines.privacy.planner import accuracy_curves
 from pipelines.privacy.postprocess import cell_columns, publish_cells
 from pipelines.published.export import write_exports
-from pipelines.published.store import ANCHOR_FIELDS, write_published
+from pipelines.published.status import submission_statuses
+from pipelines.published.store import ANCHOR_FIELDS, SCHEMA, write_published
+
+SUBMITTED_STATUSES = (
+    SubmissionStatus.STAGED,
+    SubmissionStatus.ACCEPTED,
+    SubmissionStatus.SUPERSEDED,
+    SubmissionStatus.PURGED,
+)
+"""A submission in one of these arrived and passed: the NGO did submit (refused ones did not)."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,10 @@ def _budgets(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.DataFrame:
     for period, ngo in pairs:
         by_period.setdefault(period, []).append(ngo)
     for period, ngos in by_period.items():
+        years = {y.ngo_id: y for y in year_balances(con, plan, period, ngos)}
         for ngo, budget in budgets(con, plan, period, ngos).items():
             used = float(spent.get((period, ngo), 0.0))
+            year = years[ngo]
             rows.append(
                 {
                     "period": period,
@@ -80,20 +92,45 @@ def _budgets(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.DataFrame:
                     "budget_epsilon": epsilon_at(budget, plan.delta),
                     "spent_epsilon": epsilon_at(used, plan.delta),
                     "delta": plan.delta,
+                    # per NGO, never summed across NGOs: each NGO's guarantee is its own
+                    "year_window": year.window,
+                    "year_cap_rho": year.cap,
+                    "year_spent_rho": year.spent,
+                    "year_left_rho": year.left,
+                    "year_cap_epsilon": epsilon_at(year.cap, plan.delta),
+                    "year_spent_epsilon": epsilon_at(year.spent, plan.delta),
                 }
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "period",
-            "ngo_id",
-            "budget_rho",
-            "spent_rho",
-            "left_rho",
-            "budget_epsilon",
-            "spent_epsilon",
-            "delta",
-        ],
+    return pd.DataFrame(rows, columns=list(SCHEMA["budgets"]))
+
+
+def _ngos(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The register's public facts: one row per registered NGO (no token, no contact)."""
+    rows = [
+        {
+            "ngo_id": n.ngo_id,
+            "name": n.name,
+            "programmes": ",".join(n.programmes),
+            "regions": ",".join(n.regions),
+            "active": n.active,
+        }
+        for n in register.listing(con)
+    ]
+    return pd.DataFrame(rows, columns=list(SCHEMA["ngos"]))
+
+
+def _submission_status(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.DataFrame:
+    """Per period and NGO: submitted, late or not submitted; from when submissions arrived and
+    their status only (never a row of what they hold)."""
+    received = con.execute(
+        "SELECT period, ngo_id, min(received_at) FROM submissions "
+        "WHERE list_contains(?, status) GROUP BY 1, 2",
+        [[str(s) for s in SUBMITTED_STATUSES]],
+    ).fetchall()
+    registered = {n.ngo_id for n in register.listing(con) if n.active}
+    periods = set(releases.every_release(con)["period"].astype(str))
+    return submission_statuses(
+        [(str(p), str(n), r) for p, n, r in received], registered, periods, plan.window_days
     )
 
 
@@ -172,8 +209,12 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
                 "plan_digest": plan.digest,
                 "delta": plan.delta,
                 "default_rho": plan.default_rho,
+                "default_epsilon": epsilon_at(plan.default_rho, plan.delta),
                 "annual_rho": plan.annual_rho,
                 "annual_epsilon": epsilon_at(plan.annual_rho, plan.delta),
+                "sessions_per_episode": plan.sessions_per_episode,
+                "episodes_per_client": plan.episodes_per_client,
+                "window_days": plan.window_days,
                 **{f"audit_{k}": signed.get(k) for k in ANCHOR_FIELDS},
             }
         ]
@@ -189,6 +230,8 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         "submission_counts": submissions.counts_by_period(con),
         "approvals": budget_table.latest_decisions(con),
         "audit_checkpoints": checkpoints.frame(con),
+        "ngos": _ngos(con),
+        "submission_status": _submission_status(con, plan),
     }
     crashpoint("before-publish")
     write_published(home.published_db, tables)

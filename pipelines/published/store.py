@@ -36,9 +36,14 @@ SCHEMA: dict[str, dict[str, str]] = {
         "plan_digest": _TEXT,
         "delta": _REAL,
         "default_rho": _REAL,
+        "default_epsilon": _REAL,  # default_rho as epsilon at delta, so readers need no DP library
         # the default cap on what any four consecutive quarters spend per NGO: a year's guarantee
         "annual_rho": _REAL,
         "annual_epsilon": _REAL,
+        # the contribution caps every release bounds a client by, and the submission window
+        "sessions_per_episode": _INT,
+        "episodes_per_client": _INT,
+        "window_days": _INT,
         # the audit log's newest entry when published, signed: an anchor outsiders can hold
         "audit_seq": _INT,
         "audit_hash": _TEXT,
@@ -93,6 +98,29 @@ SCHEMA: dict[str, dict[str, str]] = {
         "budget_epsilon": _REAL,
         "spent_epsilon": _REAL,
         "delta": _REAL,
+        # the NGO's busiest four consecutive quarters containing the period, against its own cap
+        "year_window": _TEXT,
+        "year_cap_rho": _REAL,
+        "year_spent_rho": _REAL,
+        "year_left_rho": _REAL,
+        "year_cap_epsilon": _REAL,
+        "year_spent_epsilon": _REAL,
+    },
+    # one row per registered NGO: the register's public facts (comma-separated codes)
+    "ngos": {
+        "ngo_id": _TEXT,
+        "name": _TEXT,
+        "programmes": _TEXT,
+        "regions": _TEXT,
+        "active": _BOOL,
+    },
+    # one row per period and NGO: submitted, late or not submitted (from submission metadata)
+    "submission_status": {
+        "period": _TEXT,
+        "ngo_id": _TEXT,
+        "status": _TEXT,
+        "first_received_on": _TEXT,
+        "window_closes_on": _TEXT,
     },
     # one row per measure of the current plan: title, question, kind
     "measures": {
@@ -205,6 +233,15 @@ def read_table(
         return (
             con.execute(f"SELECT * FROM {name} {clause}", params or []).to_arrow_table().to_pandas()
         )
+
+
+def read_optional(path: Path, name: str) -> pd.DataFrame:
+    """A published table that a zone published by an older hub may lack: then empty, with the
+    table's columns (so a site can still be built from it)."""
+    try:
+        return read_table(path, name)
+    except duckdb.CatalogException:
+        return pd.DataFrame(columns=list(SCHEMA[name]))
 
 
 def current_cells(path: Path, period: str | None = None) -> pd.DataFrame:

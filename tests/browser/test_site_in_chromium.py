@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PERIODS
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +29,13 @@ MAIN_PAGES = (
     "steward.html",
     "methodology.html",
 )
-GROUPS = (*MAIN_PAGES, "ngos/*.html", "steward/*.html")
+GROUPS = (
+    *MAIN_PAGES,
+    "ngos/*.html",
+    "steward/*.html",
+    *(f"{period}/{pages}" for period in PERIODS for pages in ("*.html", "*/*.html")),
+)
+"""Every page at the root (the latest period), and every page of each period's own folder."""
 MODES = ("file", "http")
 RENDER_TIMEOUT_MS = 30_000
 ALL_DRAWN = """() => {

@@ -18,7 +18,7 @@ from test_dashboards_zone import FAKE_HEAD, fabricated_tables
 
 from dashboards.charts import Downloads
 from dashboards.pages import steward
-from dashboards.site import CSP, NAV, _site_context, environment
+from dashboards.site import environment, render
 from dashboards.zone import load_zone
 from pipelines.hub.anchor import AuditSigner
 from pipelines.published.store import ANCHOR_FIELDS, write_published
@@ -31,11 +31,7 @@ def steward_page(tables: dict[str, pd.DataFrame], tmp_path: Path) -> tuple[str, 
     zone = load_zone(path)
     downloads = Downloads()
     page = steward.pages(zone, downloads)[0]
-    html = (
-        environment()
-        .get_template(page.template)
-        .render(page=page, root=page.root, nav=NAV, site=_site_context(zone), csp=CSP)
-    )
+    html = render(environment(), page, zone)
     section = html[html.index('id="audit-anchor"') :]
     text = html_module.unescape(re.sub(r"<[^>]+>", " ", section))
     return re.sub(r"\s+", " ", text), downloads

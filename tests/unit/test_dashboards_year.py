@@ -13,7 +13,7 @@ from pathlib import Path
 from test_dashboards_zone import fabricated_tables
 
 from dashboards.pages import methodology
-from dashboards.site import CSP, NAV, _site_context, environment
+from dashboards.site import environment, render
 from dashboards.zone import load_zone
 from pipelines.published.store import write_published
 
@@ -29,11 +29,7 @@ def test_the_methodology_page_states_a_clients_guarantee_over_a_year(tmp_path: P
     write_published(path, tables)
     zone = load_zone(path)
     page = methodology.pages(zone)[0]
-    html = (
-        environment()
-        .get_template(page.template)
-        .render(page=page, root=page.root, nav=NAV, site=_site_context(zone), csp=CSP)
-    )
+    html = render(environment(), page, zone)
     section = html[html.index('id="over-a-year"') :]
     text = re.sub(r"\s+", " ", html_module.unescape(re.sub(r"<[^>]+>", " ", section)))
     assert "a client served all year is counted in four quarterly releases" in text

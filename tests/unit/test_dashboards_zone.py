@@ -50,23 +50,80 @@ def _value(rng: np.random.Generator, unit: str, kind: str, ngo: bool) -> tuple[f
     return value, float(np.ceil(5 + 0.08 * value))
 
 
+GROUP_OUTCOMES = tuple(
+    (f"{stem}_by_{dimension}", title, dimension, unit)
+    for stem, title, unit in (
+        ("mean_change", "Mean change in score", "score points"),
+        ("share_improved", "Share of clients who improved", "share"),
+        ("share_worse", "Share of clients whose score got worse", "share"),
+    )
+    for dimension in ("ethnicity", "age_band", "gender")
+)
+"""Pooled outcomes by group (another branch adds them to the plan): id, title, breakdown, unit."""
+
+
+def _group_outcome_measures() -> pd.DataFrame:
+    rows = [
+        {
+            "measure": measure,
+            "title": f"{title} by {dimension.replace('_', ' ')}",
+            "question": "better_off",
+            "kind": "ratio",
+            "scope": "pooled",
+            "dimensions": dimension,
+            "target": None,
+            "description": "fabricated",
+            "headline": None,
+        }
+        for measure, title, dimension, _unit in GROUP_OUTCOMES
+    ]
+    rows.append(
+        {
+            "measure": "share_worse_overall",
+            "title": "Share of clients whose score got worse",
+            "question": "better_off",
+            "kind": "ratio",
+            "scope": "pooled",
+            "dimensions": "",
+            "target": None,
+            "description": "fabricated",
+            "headline": None,
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def fabricated_ngo_name(ngo_id: str) -> str:
+    """A register name for a fabricated NGO (``ngo-0003`` -> ``Whānau Support Trust 0003``)."""
+    return f"Whānau Support Trust {ngo_id.rsplit('-', 1)[-1]}"
+
+
 def fabricated_tables(
     *,
     ngos: int = 4,
     periods: Sequence[str] = PERIODS,
     seed: int = 0,
     ngo_ids: Sequence[str] | None = None,
+    group_outcomes: bool = False,
 ) -> dict[str, pd.DataFrame]:
-    """Every published table for ``ngos`` NGOs and ``periods``, Māori-data cells awaiting approval."""
+    """Every published table for ``ngos`` NGOs and ``periods``, Māori-data cells awaiting approval.
+
+    In the last period the second NGO is late and the third has not submitted (a status only:
+    its cells are there all the same). ``group_outcomes`` adds the pooled outcomes by group."""
     plan = load_plan()
     rng = np.random.default_rng(seed)
     measures = plan_measures(plan)
+    if group_outcomes:
+        measures = pd.concat([measures, _group_outcome_measures()], ignore_index=True)
     accuracy = accuracy_curves(plan)
     units = dict(zip(accuracy["measure"], accuracy["unit"], strict=False))
+    units.update({m: u for m, _t, _d, u in GROUP_OUTCOMES})
+    units["share_worse_overall"] = "share"
     ids = list(ngo_ids) if ngo_ids is not None else [f"ngo-{i:04d}" for i in range(1, ngos + 1)]
     governed = {(d, v) for d, values in plan.governed.items() for v in values}
     cells: list[dict[str, object]] = []
     releases, spends, budgets, counts = [], [], [], []
+    statuses: list[dict[str, object]] = []
     for period in periods:
         release_id = f"{period}-r1"
         for m in measures.to_dict("records"):
@@ -144,6 +201,25 @@ def fabricated_tables(
                     "budget_epsilon": epsilon_at(0.5, plan.delta),
                     "spent_epsilon": epsilon_at(0.48, plan.delta),
                     "delta": plan.delta,
+                    "year_window": f"{periods[0]}..{period}",
+                    "year_cap_rho": plan.annual_rho,
+                    "year_spent_rho": 0.48 * (periods.index(period) + 1),
+                    "year_left_rho": max(plan.annual_rho - 0.48 * (periods.index(period) + 1), 0),
+                    "year_cap_epsilon": epsilon_at(plan.annual_rho, plan.delta),
+                    "year_spent_epsilon": epsilon_at(
+                        0.48 * (periods.index(period) + 1), plan.delta
+                    ),
+                }
+            )
+            place = ids.index(ngo_id) if period == periods[-1] else 0
+            status = {1: "late", 2: "not submitted"}.get(place, "submitted")
+            statuses.append(
+                {
+                    "period": period,
+                    "ngo_id": ngo_id,
+                    "status": status,
+                    "first_received_on": None if status == "not submitted" else "2025-10-05",
+                    "window_closes_on": "2025-11-01",
                 }
             )
         for dataset in ("episodes", "assessments"):
@@ -166,8 +242,12 @@ def fabricated_tables(
                     "plan_digest": plan.digest,
                     "delta": plan.delta,
                     "default_rho": plan.default_rho,
+                    "default_epsilon": epsilon_at(plan.default_rho, plan.delta),
                     "annual_rho": plan.annual_rho,
                     "annual_epsilon": 12.57,
+                    "sessions_per_episode": plan.sessions_per_episode,
+                    "episodes_per_client": plan.episodes_per_client,
+                    "window_days": plan.window_days,
                     **{f"audit_{k}": v for k, v in FAKE_HEAD.items()},
                 }
             ]
@@ -184,6 +264,20 @@ def fabricated_tables(
             [{**FAKE_HEAD, "seq": 40, "reason": "time"}, FAKE_HEAD],
             columns=list(SCHEMA["audit_checkpoints"]),
         ),
+        "ngos": pd.DataFrame(
+            [
+                {
+                    "ngo_id": n,
+                    "name": fabricated_ngo_name(n),
+                    "programmes": ",".join(plan.key_sets["programme"][i % 3 : i % 3 + 2]),
+                    "regions": plan.key_sets["region"][i % 16],
+                    "active": True,
+                }
+                for i, n in enumerate(ids)
+            ],
+            columns=list(SCHEMA["ngos"]),
+        ),
+        "submission_status": pd.DataFrame(statuses, columns=list(SCHEMA["submission_status"])),
     }
 
 
