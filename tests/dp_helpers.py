@@ -53,8 +53,9 @@ def plan_with(**changes: Any) -> ReleasePlan:
 
 
 NEVER_WITHHOLD = {
-    "counts": {"low_above": 1e12, "withhold_above": 1e12},
-    "ratios": {"low_above": 1e12, "withhold_above": 1e12},
+    "value": {"low_above": 1e12, "withhold_above": 1e12},
+    "percentage_points": {"low_above": 1e12, "withhold_above": 1e12},
+    "score_points": {"low_above": 1e12, "withhold_above": 1e12},
 }
 """Reliability thresholds no finite interval exceeds: only an unbounded ratio is withheld."""
 
