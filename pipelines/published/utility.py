@@ -69,7 +69,9 @@ class Figure:
         )
         bound = "at least" if self.at_least else "at most"
         verdict = "PASS" if self.met else "MISS"
-        return f"{self.period} {self.name}: {shown} ({self.detail}; target {bound} {goal}) {verdict}"
+        return (
+            f"{self.period} {self.name}: {shown} ({self.detail}; target {bound} {goal}) {verdict}"
+        )
 
     def as_record(self) -> dict[str, object]:
         return {
