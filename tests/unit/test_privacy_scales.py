@@ -27,9 +27,11 @@ def test_every_ratio_declares_a_scale_and_the_plan_gives_each_scale_a_rule() -> 
     assert plan.reliability_of("share_worse_by_gender").withhold_above == 25
     for scale in SCALES:
         text = plan.rule_text(scale)
-        assert text.endswith(".") and text.count(". ") == 0, text
+        assert text.endswith("."), text
+        assert text.count(". ") == 0, text
     table = _measures(plan)
-    assert table["scale"].notna().all() and table["rule"].notna().all()
+    assert table["scale"].notna().all()
+    assert table["rule"].notna().all()
     assert set(table["scale"]) == set(SCALES)
 
 
@@ -41,7 +43,7 @@ def test_a_ratio_without_a_scale_is_refused() -> None:
     for d in doc["derived"]:
         if d["id"] == "share_paired_overall":
             del d["scale"]
-    with pytest.raises(PlanError, match="share_paired_overall.*declares the scale"):
+    with pytest.raises(PlanError, match=r"share_paired_overall.*declares the scale"):
         parse_plan(doc)
 
 
