@@ -27,8 +27,9 @@ COUNT_SIZE, SHARE_SIZE = 50, 200
 """Clients in the quarter from which an NGO's counts, and its shares, should be published."""
 COUNT_MEASURES = ("ngo_clients_total", "ngo_sessions_total")
 SHARE_MEASURES = ("ngo_share_paired", "ngo_share_satisfied", "ngo_share_improved")
-_SLACK = 1e-3
-"""Published intervals are rounded outwards (4 decimals for ratios): tolerated in comparisons."""
+_ROUNDING = 1e-4
+"""A ratio's published bounds are rounded outwards to 4 decimals: its half-width as flagged
+can be up to this much narrower than the published one."""
 
 
 class Registered(Protocol):
@@ -129,10 +130,10 @@ def _wide_ok(cells: pd.DataFrame, measures: pd.DataFrame) -> int:
     scale's ``ok`` threshold (percentage points, score points)."""
     rules = measures.set_index("measure")[["scale", "low_above"]]
     ok = cells[cells["reliability"] == "ok"].join(rules, on="measure")
-    hw = (ok["ci95_high"] - ok["ci95_low"]) / 2
-    by_value = (ok["scale"] == "value") & (hw > ok["value"].abs() / 2 + _SLACK)
-    by_points = (ok["scale"] == "percentage_points") & (hw * 100 > ok["low_above"] + _SLACK)
-    by_score = (ok["scale"] == "score_points") & (hw > ok["low_above"] + _SLACK)
+    hw = (ok["ci95_high"] - ok["ci95_low"]) / 2 - _ROUNDING
+    by_value = (ok["scale"] == "value") & (hw > ok["value"].abs() / 2)
+    by_points = (ok["scale"] == "percentage_points") & (hw * 100 > ok["low_above"])
+    by_score = (ok["scale"] == "score_points") & (hw > ok["low_above"])
     return int((by_value | by_points | by_score).sum())
 
 
