@@ -175,18 +175,31 @@ class Setup:
     template: Path
 
 
-def register_all(home_dir: Path, ngo_ids: list[str], tokens: Path) -> None:
-    """Register every NGO on a new hub; keep their tokens in an owner-only JSON file."""
+def register_all(
+    home_dir: Path, ngo_ids: list[str], tokens: Path, extracts: dict[str, Path] | None = None
+) -> None:
+    """Register every NGO on a new hub, with the programmes and regions its episodes extract
+    (``extracts``: NGO id -> its folder) shows it runs; keep their tokens in an owner-only
+    JSON file."""
     from pipelines.home import Home
     from pipelines.hub.desk import register
     from pipelines.hub.desk.store import opened
+    from pipelines.sample.facts import registered_facts
 
     home = Home(home_dir).create()
     issued = {}
     with opened(home) as desk:
         for ngo_id in ngo_ids:
+            folder = (extracts or {}).get(ngo_id)
+            episodes = next(folder.glob("episodes.*"), None) if folder else None
+            programmes, regions = registered_facts(episodes) if episodes else ([], [])
             issued[ngo_id] = register.register(
-                desk, ngo_id=ngo_id, name=f"Sample {ngo_id}", actor="benchmark"
+                desk,
+                ngo_id=ngo_id,
+                name=f"Sample {ngo_id}",
+                programmes=programmes,
+                regions=regions,
+                actor="benchmark",
             )
     fd = os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -250,7 +263,10 @@ def _setup(seed: int, ngos: int, data: Path) -> Setup:
     """Generate, submit, register and receive the national quarter once per seed."""
     base = data / f"seed-{seed}-ngos-{ngos}-v2"
     extracts, ngo_side = base / "extracts", base / "ngo-side"
-    setup = Setup(extracts, ngo_side, base / "registered", base / "tokens.json", base / "submitted")
+    # "-keys": registered with each NGO's programmes and regions (an older cache had none).
+    setup = Setup(
+        extracts, ngo_side, base / "registered-keys", base / "tokens.json", base / "submitted-keys"
+    )
     if not (extracts / ".complete").exists():
         shutil.rmtree(extracts, ignore_errors=True)
         print(f"Generating a national quarter ({ngos} NGOs, seed {seed}) …", flush=True)
@@ -277,7 +293,9 @@ def _setup(seed: int, ngos: int, data: Path) -> Setup:
     if not (setup.registered / ".complete").exists():
         shutil.rmtree(setup.registered, ignore_errors=True)
         print(f"Registering {len(folders)} NGOs on a hub …", flush=True)
-        register_all(setup.registered, [f.name for f in folders], setup.tokens)
+        register_all(
+            setup.registered, [f.name for f in folders], setup.tokens, {f.name: f for f in folders}
+        )
         (setup.registered / ".complete").write_text("ok\n")
     if not (setup.template / ".complete").exists():
         shutil.rmtree(setup.template, ignore_errors=True)
@@ -492,6 +510,7 @@ def main() -> None:
         },
         "stages": stages,
         "targets": {name: bool(ok) for name, ok in checks.items()},
+        "utility": [f.as_record() for f in _utility(after_release)],
     }
     _print(results)
     if args.only != "quarter":
@@ -554,6 +573,22 @@ def _print(results: dict[str, Any]) -> None:
     print()
     for name, ok in results["targets"].items():
         print(f"  [{'met' if ok else 'MISSED'}] {name}")
+    print("\nUtility of the release at the default budget (issue 12; not timed):")
+    for figure in results.get("utility", []):
+        print(f"  [{'met' if figure['met'] else 'MISSED'}] {figure['name']}: {figure['detail']}")
+
+
+def _utility(home_dir: Path) -> list[Any]:
+    """The released quarter's utility figures, from its published zone and the register."""
+    from pipelines.home import Home
+    from pipelines.hub.desk import register
+    from pipelines.hub.desk.store import opened
+    from pipelines.published.utility import published_utility
+
+    home = Home(home_dir)
+    with opened(home) as desk:
+        listed = register.listing(desk)
+    return published_utility(home.published_db, listed, PERIOD)
 
 
 def run_year(seed: int, ngos: int, data: Path) -> dict[str, Any]:

@@ -50,7 +50,8 @@ def _setup(seed: int, ngos: int, data: Path) -> YearSetup:
     from pipelines.standard.periods import parse_range
 
     base = data / f"year-seed-{seed}-ngos-{ngos}"
-    extracts, ngo_side, registered = base / "extracts", base / "ngo-side", base / "registered"
+    extracts, ngo_side = base / "extracts", base / "ngo-side"
+    registered = base / "registered-keys"  # with each NGO's programmes and regions
     if not (extracts / ".complete").exists():
         shutil.rmtree(extracts, ignore_errors=True)
         print(f"Generating a national year {YEAR} ({ngos} NGOs, seed {seed}) …", flush=True)
@@ -72,7 +73,8 @@ def _setup(seed: int, ngos: int, data: Path) -> YearSetup:
         ids = sorted(
             {f.name for period in periods for f in (extracts / period).iterdir() if f.is_dir()}
         )
-        register_all(registered, ids, base / "tokens.json")
+        folders = {f.name: f for period in periods for f in (extracts / period).iterdir()}
+        register_all(registered, ids, base / "tokens.json", folders)
         (registered / ".complete").write_text("ok\n")
     return YearSetup(ngo_side, registered, periods)
 

@@ -53,8 +53,9 @@ def plan_with(**changes: Any) -> ReleasePlan:
 
 
 NEVER_WITHHOLD = {
-    "counts": {"low_above": 1e12, "withhold_above": 1e12},
-    "ratios": {"low_above": 1e12, "withhold_above": 1e12},
+    "value": {"low_above": 1e12, "withhold_above": 1e12},
+    "percentage_points": {"low_above": 1e12, "withhold_above": 1e12},
+    "score_points": {"low_above": 1e12, "withhold_above": 1e12},
 }
 """Reliability thresholds no finite interval exceeds: only an unbounded ratio is withheld."""
 
@@ -356,9 +357,41 @@ def truth(
     elif statistic == "change_distribution":
         renamed = pairs.drop(columns="change").rename(columns={"change_text": "change"})
         values = _grouped(renamed, keys, len)
+    elif statistic == "worse_any_clients":
+        values = _grouped(pairs[pairs["change"] < 0], keys, lambda g: g["_client"].nunique())
+    elif statistic.startswith("group_"):
+        groups = _client_groups(e, pairs)
+        values = _grouped(
+            {
+                "group_pairs": groups,
+                "group_change_total": groups,
+                "group_improved": groups[groups["mean_change"] > 0],
+                "group_worse": groups[groups["mean_change"] < 0],
+            }[statistic],
+            keys,
+            (lambda g: g["tenths"].sum() / 10) if statistic == "group_change_total" else len,
+        )
     else:
         raise ValueError(statistic)
     return values
+
+
+def _client_groups(e: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """One row per client and domain group: their mean change over the group's domains (and in
+    tenths, rounded half away from zero as DuckDB does) and who they are (latest episode)."""
+    category = {d.value: d.category for d in load_contract("assessments").column("domain").enum}
+    p = pairs.assign(domain_group=pairs["domain"].map(category))
+    groups = (
+        p.groupby(["ngo_id", "client_id", "domain_group"])["change"]
+        .mean()
+        .reset_index(name="mean_change")
+    )
+    m = groups["mean_change"].to_numpy(dtype=float)
+    groups["tenths"] = np.sign(m) * np.floor(np.abs(m) * 10 + 0.5)
+    who = e.sort_values("start_date").groupby(["ngo_id", "client_id"]).tail(1)
+    return groups.merge(
+        who[["ngo_id", "client_id", "ethnicity", "age_band", "gender"]], on=["ngo_id", "client_id"]
+    )
 
 
 def _grouped(frame: pd.DataFrame, keys: list[str], value: Any) -> dict[tuple[str, ...], float]:

@@ -10,7 +10,8 @@ This is where the promises of ``pipelines.privacy.statistics`` are kept:
 - assessments count only on kept episodes; a score pair needs both scores
   (a missing later score is never imputed); per client and outcome domain
   one pair counts, the latest; per client one satisfaction score counts,
-  the latest.
+  the latest; per client and domain group (circumstances, goals) one change counts:
+  the mean of their domains' changes, in tenths of a point.
 
 Aggregates are computed over the full public key set of each breakdown (the
 contracts' enums), so empty cells are real zeros and no budget is spent
@@ -24,11 +25,18 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
-from pipelines.privacy.plan import CHANGE, Measure, ReleasePlan, key_frame
-from pipelines.privacy.statistics import StatisticName
+from pipelines.privacy.plan import CHANGE, DOMAIN_GROUP, Measure, ReleasePlan, key_frame
+from pipelines.privacy.statistics import GROUP_RESOLUTION, StatisticName
 from pipelines.standard.contract import load_contract
 
-BOUNDED_TABLES = ("b_episodes", "b_assessments", "b_pairs", "b_changes", "b_satisfaction")
+BOUNDED_TABLES = (
+    "b_episodes",
+    "b_assessments",
+    "b_pairs",
+    "b_changes",
+    "b_groups",
+    "b_satisfaction",
+)
 
 
 def bound(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str) -> None:
@@ -80,7 +88,7 @@ def bound(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str) -> Non
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE b_pairs AS
-        SELECT ngo_id, client_id, episode_id, domain, programme, region, start_date,
+        SELECT ngo_id, client_id, episode_id, domain, category, programme, region, start_date,
                least(greatest(post_score - pre_score, {-span}), {span}) AS change
         FROM b_assessments
         WHERE category IN (SELECT category FROM _change_categories)
@@ -90,9 +98,26 @@ def bound(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, period: str) -> Non
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE b_changes AS
-        SELECT ngo_id, client_id, domain, programme, region, change FROM b_pairs
+        SELECT ngo_id, client_id, domain, category, programme, region, change FROM b_pairs
         QUALIFY row_number() OVER (PARTITION BY ngo_id, client_id, domain
                                    ORDER BY start_date DESC, md5(episode_id), episode_id) = 1
+        """
+    )
+    # One row per client and domain group: the mean of their (one per domain) changes in the
+    # group, in tenths of a point, with who they are as their latest kept episode says.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE b_groups AS
+        WITH who AS (
+            SELECT ngo_id, client_id, ethnicity, age_band, gender FROM b_episodes
+            QUALIFY row_number() OVER (PARTITION BY ngo_id, client_id
+                                       ORDER BY start_date DESC, md5(episode_id), episode_id) = 1
+        )
+        SELECT c.ngo_id, c.client_id, c.category AS {DOMAIN_GROUP}, w.ethnicity, w.age_band,
+               w.gender, avg(c.change) AS mean_change,
+               CAST(round(avg(c.change) * {GROUP_RESOLUTION}) AS BIGINT) AS change_tenths
+        FROM b_changes c JOIN who w USING (ngo_id, client_id)
+        GROUP BY c.ngo_id, c.client_id, c.category, w.ethnicity, w.age_band, w.gender
         """
     )
     con.execute(
@@ -138,6 +163,11 @@ AGGREGATES: dict[StatisticName, Aggregate] = {
         "count(*)",
         f"(SELECT *, CAST(change AS VARCHAR) AS {CHANGE} FROM b_changes)",
     ),
+    "worse_any_clients": lambda _m, _p: (_CLIENTS, "b_changes WHERE change < 0"),
+    "group_pairs": lambda _m, _p: ("count(*)", "b_groups"),
+    "group_change_total": lambda _m, _p: ("sum(change_tenths)", "b_groups"),
+    "group_improved": lambda _m, _p: ("count(*) FILTER (WHERE mean_change > 0)", "b_groups"),
+    "group_worse": lambda _m, _p: ("count(*) FILTER (WHERE mean_change < 0)", "b_groups"),
 }
 """Each statistic's exact aggregate over the bounded tables, keyed by its name."""
 

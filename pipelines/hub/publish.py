@@ -26,12 +26,12 @@ from pipelines.hub.vault import budgets as budget_table
 from pipelines.hub.vault import register, releases, submissions
 from pipelines.hub.vault.statuses import HELD, SubmissionStatus
 from pipelines.privacy.mechanisms import epsilon_at
-from pipelines.privacy.plan import ReleasePlan, parse_plan
+from pipelines.privacy.plan import ReleasePlan, Scale, parse_plan
 from pipelines.privacy.planner import accuracy_curves
 from pipelines.privacy.postprocess import cell_columns, publish_cells
 from pipelines.published.export import write_exports
 from pipelines.published.status import submission_statuses
-from pipelines.published.store import ANCHOR_FIELDS, SCHEMA, write_published
+from pipelines.published.store import ANCHOR_FIELDS, DIMENSIONS, SCHEMA, write_published
 
 SUBMITTED_STATUSES = (
     SubmissionStatus.STAGED,
@@ -134,6 +134,17 @@ def _submission_status(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.
     )
 
 
+def _rule(plan: ReleasePlan, scale: Scale) -> dict[str, object]:
+    """A measure's scale and the reliability rule its cells are flagged by."""
+    rule = plan.reliability[scale]
+    return {
+        "scale": scale,
+        "rule": plan.rule_text(scale),
+        "low_above": rule.low_above,
+        "withhold_above": rule.withhold_above,
+    }
+
+
 def _measures(plan: ReleasePlan) -> pd.DataFrame:
     rows: list[dict[str, object]] = [
         {
@@ -146,6 +157,7 @@ def _measures(plan: ReleasePlan) -> pd.DataFrame:
             "target": None,
             "description": m.statistic.description,
             "headline": plan.headline_rank(m.id),
+            **_rule(plan, plan.scale_of(m.id)),
         }
         for m in plan.measures
     ]
@@ -165,6 +177,7 @@ def _measures(plan: ReleasePlan) -> pd.DataFrame:
                 ),
                 "target": d.target,
                 "headline": plan.headline_rank(d.id),
+                **_rule(plan, d.scale),
                 "description": (
                     f"{d.inputs[0]} divided by {d.inputs[1]}"
                     if d.kind == "ratio"
@@ -183,6 +196,10 @@ def publish(home: Home, con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> Pu
         pd.concat(cell_frames, ignore_index=True)
         if cell_frames
         else pd.DataFrame(columns=["release_id", "period", "is_current", *cell_columns(plan)])
+    )
+    # A release made under an earlier plan may lack a dimension added since: empty there.
+    cells = cells.reindex(
+        columns=[*cells.columns, *(d for d in DIMENSIONS if d not in cells.columns)]
     )
     spends = releases.spent_by_release(con)
     summary = (

@@ -79,12 +79,3 @@ def fieller(numerator: Noisy, denominator: Noisy, low: float, high: float) -> Es
 
 def _clip(x: float, low: float, high: float) -> float:
     return min(max(x, low), high)
-
-
-def relative_halfwidth(estimate: Estimate, span: float | None) -> float:
-    """Half-width as a share of the value (counts: ``span`` None) or of the value's range (ratios)."""
-    if estimate.value is None:
-        return math.inf
-    if span is None:
-        return estimate.halfwidth / max(abs(estimate.value), 1.0)
-    return estimate.halfwidth / span if span > 0 else math.inf

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 import yaml
@@ -31,6 +31,15 @@ QUESTIONS = {
 }
 SCOPES = ("pooled", "ngo")
 CHANGE = "change"
+DOMAIN_GROUP = "domain_group"
+"""A breakdown by the plan's change categories (circumstances, goals): a client's domains in a
+category are averaged, so a client moves one cell per category."""
+
+Scale = Literal["value", "percentage_points", "score_points"]
+"""What a cell's 95% half-width is judged against. ``value``: as a share of the cell's own value
+(counts, sums, sessions per client); ``percentage_points``: in points of a share;
+``score_points``: in points of the assessment score (a mean change)."""
+SCALES: tuple[Scale, ...] = get_args(Scale)
 
 
 class PlanError(ValueError):
@@ -92,7 +101,8 @@ OPEN = Component("open")
 
 @dataclass(frozen=True)
 class Reliability:
-    """When a cell is flagged ``low`` or ``withheld``: 95% half-width relative to the value or range."""
+    """When a cell is flagged ``low`` or ``withheld``: its 95% half-width on its scale (a share of
+    the value, percentage points or score points) above ``low_above`` or ``withhold_above``."""
 
     low_above: float
     withhold_above: float
@@ -135,6 +145,8 @@ class Derived:
     inputs: tuple[str, ...]
     over: str | None = None
     target: float | None = None
+    scale: Scale = "value"
+    """The scale a ratio's precision is judged on (a rollup is a count or sum: ``value``)."""
 
 
 @dataclass(frozen=True)
@@ -153,8 +165,8 @@ class ReleasePlan:
     change_categories: tuple[str, ...]
     satisfaction_domain: str
     satisfied_at_or_above: int
-    counts_reliability: Reliability
-    ratios_reliability: Reliability
+    reliability: Mapping[Scale, Reliability]
+    """For each scale, when a cell judged on it is flagged ``low`` or ``withheld``."""
     window_days: int
     annual_rho: float
     """Each NGO's default cap on the rho any four consecutive quarters spend (decision 015)."""
@@ -182,6 +194,7 @@ class ReleasePlan:
             self.sessions_per_episode,
             len(self.key_sets["domain"]),
             hi - lo,
+            len(self.key_sets[DOMAIN_GROUP]),
         )
 
     def measure(self, measure_id: str) -> Measure:
@@ -235,12 +248,75 @@ class ReleasePlan:
             return tuple(x for x in inner if x != d.over) if d.kind == "rollup" else inner
         return self.measure(name).by
 
+    @property
+    def counts_reliability(self) -> Reliability:
+        """The rule for counts and sums (scale ``value``)."""
+        return self.reliability["value"]
+
+    def _derived(self, measure_id: str) -> Derived | None:
+        return next((d for d in self.derived if d.id == measure_id), None)
+
+    def scale_of(self, measure_id: str) -> Scale:
+        """The scale a measure's cells are judged on: a ratio's declared scale, else ``value``."""
+        derived = self._derived(measure_id)
+        if derived is None:
+            self.measure(measure_id)  # an unknown id is refused with its name
+            return "value"
+        return derived.scale
+
+    def reliability_of(self, measure_id: str) -> Reliability:
+        """The thresholds a measure's cells are flagged by."""
+        return self.reliability[self.scale_of(measure_id)]
+
+    def judge(self, scale: Scale, value: float | None, halfwidth: float) -> str:
+        """The flag of a cell of ``value`` with this 95% half-width, on ``scale``: the one rule
+        the release and the planner both use."""
+        rule = self.reliability[scale]
+        if value is None or not math.isfinite(halfwidth):
+            return "withheld"
+        if scale == "percentage_points":
+            return rule.flag(halfwidth * 100.0)
+        if scale == "score_points":
+            return rule.flag(halfwidth)
+        return rule.flag(halfwidth / max(abs(value), 1.0))
+
+    def judge_ratio(self, scale: Scale, value: float | None, halfwidth: float) -> str:
+        """:meth:`judge` for a ratio: on ``value`` scale a ratio below one is not floored at one."""
+        if scale == "value" and value is not None and math.isfinite(halfwidth):
+            if value <= 0:
+                return "withheld"
+            return self.reliability[scale].flag(halfwidth / value)
+        return self.judge(scale, value, halfwidth)
+
+    def rule_text(self, scale: Scale) -> str:
+        """The reliability rule of a scale in one plain sentence, for the methodology page."""
+        r = self.reliability[scale]
+        if scale == "value":
+            return (
+                f"A count, a total or a rate (such as sessions per client) is marked low when its "
+                f"95% interval reaches more than {r.low_above:.0%} of its value either side, and "
+                f"is withheld when it reaches more than {r.withhold_above:.0%}."
+            )
+        if scale == "percentage_points":
+            return (
+                f"A share is marked low when its 95% interval reaches more than "
+                f"{r.low_above:g} percentage points either side, and is withheld beyond "
+                f"{r.withhold_above:g} points or when a number it is built from is withheld."
+            )
+        lo, hi = self.score_range
+        return (
+            f"A mean change in score (on the {lo}-{hi} scale) is marked low when its 95% "
+            f"interval reaches more than {r.low_above:g} score points either side, and is "
+            f"withheld beyond {r.withhold_above:g} points or when the number of clients it is "
+            "an average over is withheld."
+        )
+
     def ratio_range(self, derived: Derived) -> tuple[float, float]:
         """The values a ratio can take: the bounds its interval is clipped to."""
         if derived.kind != "ratio":
             return (0.0, math.inf)
         stat = self.base_of(derived.inputs[0]).statistic.name
-        if stat == "change_total":
+        if stat in ("change_total", "group_change_total"):
             lo, hi = self.score_range
             return (float(lo - hi), float(hi - lo))
         if stat == "sessions":
@@ -264,6 +340,7 @@ def _key_sets(
     lo, hi = contracts["assessments"].value_bounds["pre_score"]
     span = int(hi - lo)
     keys[CHANGE] = tuple(str(c) for c in range(-span, span + 1))
+    keys[DOMAIN_GROUP] = tuple(change_categories)
     return keys
 
 
@@ -339,8 +416,33 @@ def _base_measure(
     return measures[name]
 
 
+_LEGACY_SCALES: dict[str, Scale] = {
+    "sessions": "value",
+    "change_total": "score_points",
+    "group_change_total": "score_points",
+}
+"""A ratio's scale in a plan written before ratios declared one (a stored release's plan is
+published again with today's flags): by its numerator's statistic, shares otherwise."""
+
+
+def _ratio_scale(raw: Mapping[str, Any], where: str, numerator: Measure, legacy: bool) -> Scale:
+    scale = raw.get("scale")
+    if scale is None and legacy:
+        return _LEGACY_SCALES.get(numerator.statistic.name, "percentage_points")
+    if scale not in SCALES:
+        raise _fail(
+            where,
+            f"a ratio declares the scale its precision is judged on: scale: one of "
+            f"{', '.join(SCALES)}, got {scale!r}",
+        )
+    return scale  # type: ignore[no-any-return]
+
+
 def _derived(
-    raw: Mapping[str, Any], measures: Mapping[str, Measure], earlier: Mapping[str, Derived]
+    raw: Mapping[str, Any],
+    measures: Mapping[str, Measure],
+    earlier: Mapping[str, Derived],
+    legacy: bool = False,
 ) -> Derived:
     where = f"derived measure {raw.get('id', '?')!r}"
     if raw.get("question") not in QUESTIONS:
@@ -364,6 +466,7 @@ def _derived(
                 where, f"{inputs[0]} and {inputs[1]} must have the same breakdown and scope"
             )
         target = raw.get("target")
+        numerator = _base_measure(inputs[0], measures, earlier)
         return Derived(
             str(raw["id"]),
             raw["question"],
@@ -371,6 +474,7 @@ def _derived(
             "ratio",
             inputs,
             target=float(target) if target is not None else None,
+            scale=_ratio_scale(raw, where, numerator, legacy),
         )
     if "rollup" in raw:
         source = str(raw["rollup"])
@@ -429,6 +533,32 @@ def _annual_rho(privacy: Mapping[str, Any], default_rho: float, max_rho: float) 
             "would cap nothing",
         )
     return annual
+
+
+DEFAULT_RELIABILITY: dict[Scale, tuple[float, float]] = {
+    "value": (0.25, 1.0),
+    "percentage_points": (10.0, 25.0),
+    "score_points": (0.25, 1.0),
+}
+"""Thresholds for a scale a plan does not set (a plan written before scales were declared)."""
+
+
+def _reliability(raw: Mapping[str, Any]) -> dict[Scale, Reliability]:
+    """The plan's ``reliability:`` keyed by scale; a plan written before scales (``counts`` and
+    ``ratios``) keeps its counts rule for ``value`` and takes the defaults for the others."""
+    unknown = set(raw) - set(SCALES) - {"counts", "ratios"}
+    if unknown:
+        raise _fail("reliability", f"{sorted(unknown)} are not scales ({', '.join(SCALES)})")
+    rules: dict[Scale, Reliability] = {}
+    for scale in SCALES:
+        given = raw.get(scale) or (raw.get("counts") if scale == "value" else None)
+        if given is None:
+            if not {"counts", "ratios"} & set(raw):
+                raise _fail("reliability", f"needs a rule for {scale}: low_above, withhold_above")
+            low, withhold = DEFAULT_RELIABILITY[scale]
+            given = {"low_above": low, "withhold_above": withhold}
+        rules[scale] = Reliability(**given)
+    return rules
 
 
 PRESENTATION_KEYS = ("headlines",)
@@ -497,8 +627,9 @@ def parse_plan(
     if len(by_id) != len(measures):
         raise _fail("measures", "two measures share an id")
     derived: dict[str, Derived] = {}
+    legacy = bool({"counts", "ratios"} & set(reliability))
     for raw in doc.get("derived") or []:
-        d = _derived(raw, by_id, derived)
+        d = _derived(raw, by_id, derived, legacy)
         if d.id in derived or d.id in by_id:
             raise _fail(f"derived measure {d.id!r}", "the id is already used")
         derived[d.id] = d
@@ -539,8 +670,7 @@ def parse_plan(
         change_categories=categories,
         satisfaction_domain=str(outcomes["satisfaction_domain"]),
         satisfied_at_or_above=threshold,
-        counts_reliability=Reliability(**(reliability.get("counts") or {})),
-        ratios_reliability=Reliability(**(reliability.get("ratios") or {})),
+        reliability=_reliability(reliability),
         window_days=_positive(doc, "submission_window_days", "submission_window_days", int),
         annual_rho=_annual_rho(privacy, default_rho, max_rho),
         published_dimensions=published,

@@ -41,7 +41,8 @@ def _noise_of(plan: ReleasePlan, name: str, rho: float) -> tuple[float, bool]:
     """(standard deviation of a cell's noise, whether it is a single discrete draw)."""
     derived = {d.id: d for d in plan.derived}
     if name not in derived:
-        return _scale(plan, name, rho), True
+        # In published units: a statistic counted in 1/resolution units is divided back.
+        return _scale(plan, name, rho) / plan.measure(name).statistic.resolution, True
     d = derived[name]
     inner, _ = _noise_of(plan, d.inputs[0], rho)
     cells = len(plan.key_sets[d.over]) if d.over else 1
@@ -50,7 +51,9 @@ def _noise_of(plan: ReleasePlan, name: str, rho: float) -> tuple[float, bool]:
 
 def _unit(plan: ReleasePlan, name: str) -> str:
     stat = plan.base_of(name).statistic.name
-    return {"sessions": "sessions", "change_total": "score points"}.get(stat, "clients")
+    if stat.endswith("change_total"):
+        return "score points"
+    return {"sessions": "sessions"}.get(stat, "clients")
 
 
 def halfwidth(plan: ReleasePlan, name: str, rho: float, cell_size: float) -> float:
@@ -64,7 +67,10 @@ def halfwidth(plan: ReleasePlan, name: str, rho: float, cell_size: float) -> flo
         r = (low + high) / 2
         return Z_95 * math.sqrt(sn**2 + (r * sd) ** 2) / max(cell_size, 1.0)
     scale, single = _noise_of(plan, name, rho)
-    return halfwidth_95(scale) if single else Z_95 * scale
+    if not single:
+        return Z_95 * scale
+    resolution = plan.measure(name).statistic.resolution
+    return halfwidth_95(scale * resolution) / resolution
 
 
 def cell_classes(plan: ReleasePlan) -> list[CellClass]:
@@ -81,17 +87,12 @@ def cell_classes(plan: ReleasePlan) -> list[CellClass]:
     for d in plan.derived:
         base = plan.base_of(d.inputs[0])
         kind = "ratio" if d.kind == "ratio" else "sum"
-        unit = (
-            "share"
-            if d.kind == "ratio" and plan.ratio_range(d) == (0.0, 1.0)
-            else (
-                "score points"
-                if d.kind == "ratio" and base.statistic.name == "change_total"
-                else "sessions per client"
-                if d.kind == "ratio"
-                else _unit(plan, d.id)
-            )
-        )
+        ratio_units = {
+            "percentage_points": "share",
+            "score_points": "score points",
+            "value": "sessions per client",
+        }
+        unit = ratio_units[d.scale] if d.kind == "ratio" else _unit(plan, d.id)
         classes.append(CellClass(d.id, d.title, base.scope, kind, unit))
     return classes
 
@@ -202,9 +203,10 @@ def unit_of(plan: ReleasePlan, name: str) -> Unit:
     stat = plan.base_of(derived[name].inputs[0] if is_ratio else name).statistic.name
     if is_ratio:
         low, high = plan.ratio_range(derived[name])
-        if stat.endswith("change_total"):
+        scale = plan.scale_of(name)
+        if scale == "score_points":
             return Unit("score", "score points", 1.0, 2, high - low)
-        if stat == "sessions":
+        if scale == "value":
             return Unit("rate", "sessions per client", 1.0, 1, high - low)
         return Unit("share", "percentage points", 100.0, 1, 100.0)
     if stat == "sessions":
@@ -286,12 +288,33 @@ def _value(plan: ReleasePlan, name: str, clients: float, typical: Typical, cells
 
 
 def verdict(plan: ReleasePlan, name: str, value: float, halfwidth: float) -> Verdict:
-    """The flag the release would give a cell of this value and half-width."""
+    """The flag the release would give a cell of this value and half-width, on its own
+    (:func:`steward_plan` adds a ratio's parts, as the release does)."""
     derived = {d.id: d for d in plan.derived}
+    scale = plan.scale_of(name)
     if name in derived and derived[name].kind == "ratio":
-        low, high = plan.ratio_range(derived[name])
-        return plan.ratios_reliability.flag(halfwidth / (high - low))
-    return plan.counts_reliability.flag(halfwidth / max(abs(value), 1.0))
+        return plan.judge_ratio(scale, value, halfwidth)
+    return plan.judge(scale, value, halfwidth)
+
+
+_ORDER = {"ok": 0, "low": 1, "withheld": 2}
+
+
+def _with_parts(
+    plan: ReleasePlan, name: str, own: Verdict, *, rho: float, clients: float, t: Typical, k: int
+) -> Verdict:
+    """A ratio's flag as the release gives it: never better than its denominator's, nor its
+    numerator's unless the numerator is a signed total (see the release's post-processing)."""
+    derived = {d.id: d for d in plan.derived}
+    if name not in derived or derived[name].kind != "ratio":
+        return own
+    num, den = derived[name].inputs
+    parts = [den] if plan.base_of(num).statistic.signed else [num, den]
+    flags = [own]
+    for part in parts:
+        value = _value(plan, part, clients, t, k)
+        flags.append(verdict(plan, part, value, halfwidth(plan, part, rho, clients)))
+    return max(flags, key=lambda f: _ORDER[f])
 
 
 @dataclass(frozen=True)
@@ -359,7 +382,10 @@ def steward_plan(
                     if is_ratio
                     else halfwidth(plan, c.measure, rho, size)
                 )
-                verdicts.append((size, verdict(plan, c.measure, value, hw)))
+                own = verdict(plan, c.measure, value, hw)
+                verdicts.append(
+                    (size, _with_parts(plan, c.measure, own, rho=rho, clients=size, t=typical, k=k))
+                )
                 widths.append(hw)
         else:
             k = math.prod(len(plan.key_sets[d]) for d in dims)
@@ -369,7 +395,15 @@ def steward_plan(
                 if is_ratio
                 else halfwidth(plan, c.measure, rho, typical.sector)
             )
-            verdicts.append((typical.sector, verdict(plan, c.measure, value, hw)))
+            own = verdict(plan, c.measure, value, hw)
+            verdicts.append(
+                (
+                    typical.sector,
+                    _with_parts(
+                        plan, c.measure, own, rho=rho, clients=typical.sector, t=typical, k=k
+                    ),
+                )
+            )
             widths.append(hw)
         rows.append(
             PlanRow(

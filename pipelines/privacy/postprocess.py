@@ -14,13 +14,16 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from pipelines.privacy.intervals import Estimate, Noisy, fieller, relative_halfwidth
+from pipelines.privacy.intervals import Estimate, Noisy, fieller
 from pipelines.privacy.mechanisms import Z_95, halfwidth_95
 from pipelines.privacy.plan import Derived, Measure, ReleasePlan, key_frame
 
 AWAITING_APPROVAL = "awaiting approval from the Māori data governance group"
 TOO_NOISY = "too uncertain to publish: the 95% interval is wider than the reliability limit"
 NO_DENOMINATOR = "too uncertain to publish: the number it is a share of may be zero"
+PART_WITHHELD = "too uncertain to publish: a number it is computed from is withheld"
+FLAG_ORDER = {"ok": 0, "low": 1, "withheld": 2}
+"""A ratio's flag is the worst of its own and its parts' (ok < low < withheld)."""
 
 CELL_COLUMNS = ("value", "ci95_low", "ci95_high", "reliability", "withheld_reason", "rho")
 
@@ -92,7 +95,9 @@ def base_cells(
 
     A cell of a Māori-data value is hidden unless it was computed and the
     governance group's approval is in force now; a hidden cell that was never
-    computed spent nothing (rho 0).
+    computed spent nothing (rho 0). A per-NGO cell that was not computed and is
+    not waiting for approval lies outside the NGO's registered programmes or
+    regions (its public key set when released): it is not published at all.
     """
     keys = _keys(plan, measure.by)
     frame = key_frame(plan, measure, ngos)
@@ -105,10 +110,20 @@ def base_cells(
     for dim in plan.governed_dimensions(measure):
         not_approved = [v for v in plan.governed[dim] if (dim, v) not in approved]
         blocked |= frame[dim].isin(not_approved)
+    if ngos is not None:
+        outside = frame["raw_value"].isna() & ~blocked
+        frame, blocked = frame[~outside].reset_index(drop=True), blocked[~outside]
+        blocked = blocked.reset_index(drop=True)
     hidden = blocked | frame["raw_value"].isna()
-    shown = _flag_counts(
-        _estimate_counts(frame[~hidden], exact=True, signed=measure.statistic.signed), plan
-    )
+    estimated = _estimate_counts(frame[~hidden], exact=True, signed=measure.statistic.signed)
+    resolution = measure.statistic.resolution
+    if resolution != 1:
+        # Counted in 1/resolution units (whole numbers for the noise); published in whole units.
+        for col in ("value", "ci95_low", "ci95_high", "_hw"):
+            estimated[col] = estimated[col] / resolution
+        frame["raw_value"] = frame["raw_value"] / resolution
+        frame["noise_scale"] = frame["noise_scale"] / resolution
+    shown = _flag_counts(estimated, plan)
     out = frame.copy()
     for col in ("value", "ci95_low", "ci95_high", "_hw", "reliability", "withheld_reason"):
         out[col] = shown[col]
@@ -146,12 +161,14 @@ def ratio_cells(
 ) -> pd.DataFrame:
     """A ratio of two released measures with its Fieller interval (post-processing)."""
     keys = _keys(plan, by)
-    cols = [*keys, "raw_value", "noise_scale", "rho", "_governance"]
+    cols = [*keys, "raw_value", "noise_scale", "rho", "_governance", "reliability"]
     joined = _text_keys(num[cols], keys).merge(
         _text_keys(den[cols], keys), on=keys, suffixes=("_n", "_d")
     )
     low, high = plan.ratio_range(derived)
-    span = high - low
+    # A signed total (a sum of changes) near zero has no relative precision of its own: the
+    # mean's own rule, whose interval carries the total's noise, judges it (decision 017).
+    numerator_counts = not plan.base_of(derived.inputs[0]).statistic.signed
     estimates: list[Estimate] = [
         fieller(Noisy(n, sn), Noisy(d, sd), low, high)
         for n, sn, d, sd in zip(
@@ -169,18 +186,28 @@ def ratio_cells(
     out["rho"] = joined["rho_n"].fillna(0) + joined["rho_d"].fillna(0)
     reliability: list[str] = []
     reasons: list[str | None] = []
-    for e, governed in zip(
-        estimates, joined["_governance_n"] | joined["_governance_d"], strict=True
+    for e, governed, part_n, part_d in zip(
+        estimates,
+        joined["_governance_n"] | joined["_governance_d"],
+        joined["reliability_n"],
+        joined["reliability_d"],
+        strict=True,
     ):
         if governed:
             reliability.append("withheld")
             reasons.append(AWAITING_APPROVAL)
             continue
-        flag = plan.ratios_reliability.flag(relative_halfwidth(e, span))
+        own = plan.judge_ratio(derived.scale, e.value, e.halfwidth)
+        parts = [str(part_d), str(part_n)] if numerator_counts else [str(part_d)]
+        worst = max(parts, key=lambda f: FLAG_ORDER.get(f, 2))
+        flag = max(own, worst, key=lambda f: FLAG_ORDER.get(f, 2))
         reliability.append(flag)
-        reasons.append(
-            None if flag != "withheld" else (NO_DENOMINATOR if e.value is None else TOO_NOISY)
-        )
+        if flag != "withheld":
+            reasons.append(None)
+        elif own == "withheld":
+            reasons.append(NO_DENOMINATOR if e.value is None else TOO_NOISY)
+        else:
+            reasons.append(PART_WITHHELD)
     out["reliability"] = reliability
     out["withheld_reason"] = reasons
     out["raw_value"] = joined["raw_value_n"]

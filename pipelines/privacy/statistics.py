@@ -26,6 +26,11 @@ StatisticName = Literal[
     "change_total",
     "improved_clients",
     "change_distribution",
+    "worse_any_clients",
+    "group_pairs",
+    "group_change_total",
+    "group_improved",
+    "group_worse",
 ]
 """The statistics the hub knows. Each has a sensitivity here and an aggregate in
 :mod:`pipelines.hub.bounding`, both in tables keyed by this type."""
@@ -64,6 +69,7 @@ class Limits:
     sessions_per_episode: int
     change_domains: int
     max_abs_change: int
+    domain_groups: int = 2
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ class Statistic:
     at most one of them, or the statistic is a sum)."""
     signed: bool = False
     """Whether the true value can be negative (a sum of changes); others are clamped at zero."""
+    resolution: int = 1
+    """Cells hold whole multiples of ``1 / resolution`` (a total of clients' mean changes, in
+    tenths of a score point, is counted in tenths so the noise stays on integers)."""
 
     def sensitivity(self, by: tuple[str, ...], cells: int, limits: Limits) -> Sensitivity:
         """How far one client can move this statistic's ``cells`` cells."""
@@ -114,6 +123,17 @@ def _one_change_per_domain(limits: Limits, cells: int) -> Sensitivity:
     return Sensitivity(worst * math.sqrt(min(limits.change_domains, cells)), worst)
 
 
+def _one_per_domain_group(limits: Limits, cells: int) -> Sensitivity:
+    # One count per client and domain group (their domains averaged): one cell per group at most.
+    return Sensitivity(math.sqrt(min(limits.domain_groups, cells)), 1.0)
+
+
+def _one_mean_change_per_domain_group(limits: Limits, cells: int) -> Sensitivity:
+    # A client's mean change over a group's domains, in tenths, is at most max_abs_change * 10.
+    worst = float(limits.max_abs_change * GROUP_RESOLUTION)
+    return Sensitivity(worst * math.sqrt(min(limits.domain_groups, cells)), worst)
+
+
 SENSITIVITIES: dict[StatisticName, Callable[[Limits, int], Sensitivity]] = {
     "distinct_clients": _one_per_kept_episode,
     "sessions": _all_sessions_in_one_cell,
@@ -125,11 +145,21 @@ SENSITIVITIES: dict[StatisticName, Callable[[Limits, int], Sensitivity]] = {
     "change_total": _one_change_per_domain,
     "improved_clients": _one_per_domain,
     "change_distribution": _one_per_domain,
+    "worse_any_clients": _one_row_per_client,
+    "group_pairs": _one_per_domain_group,
+    "group_change_total": _one_mean_change_per_domain_group,
+    "group_improved": _one_per_domain_group,
+    "group_worse": _one_per_domain_group,
 }
 """Each statistic's sensitivity, given the plan's limits and the number of cells."""
 
 
 _ASSESSED = ("programme", "region")
+_CLIENT_GROUPS = ("domain_group", "ethnicity", "age_band", "gender")
+"""A client's mean change in a domain group is broken down by who they are (their latest kept
+episode's ethnicity, age band and gender), so each client is in one cell per group."""
+GROUP_RESOLUTION = 10
+"""A client's mean change in a domain group is counted in tenths of a score point."""
 
 STATISTICS: dict[StatisticName, Statistic] = {
     s.name: s
@@ -216,6 +246,51 @@ STATISTICS: dict[StatisticName, Statistic] = {
             ("domain", "change", *_ASSESSED),
             required=("domain", "change"),
             rollup_over=_ASSESSED,
+        ),
+        Statistic(
+            "worse_any_clients",
+            "clients whose score got worse in at least one outcome domain",
+            "assessments",
+            "count",
+            (),
+        ),
+        Statistic(
+            "group_pairs",
+            "clients with a first and a later score in the domain group",
+            "assessments",
+            "count",
+            _CLIENT_GROUPS,
+            required=("domain_group",),
+            rollup_over=_CLIENT_GROUPS[1:],
+        ),
+        Statistic(
+            "group_change_total",
+            "the sum over those clients of their mean change in the group's domains",
+            "assessments",
+            "sum",
+            _CLIENT_GROUPS,
+            required=("domain_group",),
+            rollup_over=_CLIENT_GROUPS,
+            signed=True,
+            resolution=GROUP_RESOLUTION,
+        ),
+        Statistic(
+            "group_improved",
+            "those clients whose mean change in the group is above zero",
+            "assessments",
+            "count",
+            _CLIENT_GROUPS,
+            required=("domain_group",),
+            rollup_over=_CLIENT_GROUPS[1:],
+        ),
+        Statistic(
+            "group_worse",
+            "those clients whose mean change in the group is below zero",
+            "assessments",
+            "count",
+            _CLIENT_GROUPS,
+            required=("domain_group",),
+            rollup_over=_CLIENT_GROUPS[1:],
         ),
     )
 }

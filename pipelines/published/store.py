@@ -22,6 +22,7 @@ DIMENSIONS = (
     "age_band",
     "gender",
     "domain",
+    "domain_group",
     "exit_reason",
     "change",
 )
@@ -133,6 +134,10 @@ SCHEMA: dict[str, dict[str, str]] = {
         "target": _REAL,
         "description": _TEXT,
         "headline": _INT,  # position among its question's headline measures; empty if not one
+        "scale": _TEXT,  # what its precision is judged on: value, percentage_points, score_points
+        "rule": _TEXT,  # the reliability rule of that scale, in one plain sentence
+        "low_above": _REAL,  # 95% half-width on its scale above which a cell is low
+        "withhold_above": _REAL,  # ... and above which it is withheld
     },
     # one row per measure and budget: expected 95% half-width
     "plan_accuracy": {

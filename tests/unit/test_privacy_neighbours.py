@@ -54,7 +54,18 @@ BREAKDOWNS: dict[str, list[tuple[str, ...]]] = {
     "change_total": [("domain",), ("domain", "programme"), ("domain", "programme", "region")],
     "improved_clients": [("domain",), ("domain", "programme"), ("domain", "programme", "region")],
     "change_distribution": [("domain", "change"), ("domain", "change", "programme", "region")],
+    "worse_any_clients": [()],
+    "group_pairs": [("domain_group",), ("domain_group", "ethnicity", "age_band", "gender")],
+    "group_change_total": [
+        ("domain_group",),
+        ("domain_group", "ethnicity"),
+        ("domain_group", "gender"),
+    ],
+    "group_improved": [("domain_group",), ("domain_group", "age_band")],
+    "group_worse": [("domain_group",), ("domain_group", "ethnicity", "age_band", "gender")],
 }
+IMPROVED = {"improved_any_clients", "improved_clients", "group_improved"}
+WORSE = {"worse_any_clients", "group_worse"}
 EXITED = [("exit_reason",), ("programme", "exit_reason")]
 
 
@@ -168,12 +179,17 @@ def test_one_extreme_client_moves_each_cell_and_vector_within_the_declared_bound
     # Not vacuous: every statistic, in both scopes, was moved by the client ...
     assert {s for s, _ in seen} == set(STATISTICS)
     unmoved = {k for k, v in seen.items() if v == 0}
-    if post > pre:
-        assert not unmoved, unmoved
-    else:  # ... except counts of the improved and satisfied, which a worsening client is not.
-        expected = {"improved_any_clients", "improved_clients", "satisfied_clients"}
-        assert {s for s, _ in unmoved} == expected
+    if post > pre:  # ... except counts of the worse, which an improving client is not ...
+        assert {s for s, _ in unmoved} == WORSE, unmoved
+    else:  # ... nor counts of the improved and satisfied, which a worsening client is not.
+        assert {s for s, _ in unmoved} == IMPROVED | {"satisfied_clients"}
     # ... and the bounds are reached, not just respected, where one cell takes it all.
     if not spread:
         assert seen[("sessions", "pooled")] == plan.episodes_per_client * plan.sessions_per_episode
         assert seen[("change_total", "ngo")] == plan.score_range[1] - plan.score_range[0]
+        # A mean change over a group's domains, in tenths of a point: 4 points = 40 tenths.
+        span = plan.score_range[1] - plan.score_range[0]
+        assert (
+            seen[("group_change_total", "ngo")]
+            == span * STATISTICS["group_change_total"].resolution
+        )

@@ -112,11 +112,12 @@ def test_a_missing_later_score_is_never_imputed(monkeypatch: pytest.MonkeyPatch)
     """Tests that an assessment without a post_score never becomes a pair: in a domain where
     every row lacks its later score, there are no pairs and no change (not a mid-range
     imputation), and the mean change for that domain is withheld with the "may be zero"
-    reason, never published as a value."""
+    reason, never published as a value; a domain group's mean (the NGO's) is the mean of the
+    paired domains only, and a group with no pair is withheld the same way."""
     plan = default_plan()
     eps: list[Row] = []
     ass: list[Row] = []
-    for c in range(200):
+    for c in range(400):  # enough pairs for a pooled mean over eight programmes' noise
         client = pseudo("unpaired", c)
         eid = pseudo("unpaired-episode", c)
         eps.append(episode("ngo-aroha", client, eid, programme="parenting"))
@@ -133,12 +134,12 @@ def test_a_missing_later_score_is_never_imputed(monkeypatch: pytest.MonkeyPatch)
         wellbeing = cells[
             (cells["domain"] == "mental_wellbeing") & (cells["programme"] == "parenting")
         ]
-        assert wellbeing["value"].tolist() == [{"change_total": 400}.get(measure_id, 200)]
+        assert wellbeing["value"].tolist() == [{"change_total": 800}.get(measure_id, 400)]
     distribution = exact_cells(con, plan, plan.measure("change_distribution"))
     assert distribution[distribution["domain"] == "housing"]["value"].sum() == 0
 
     cells = _noise_free_cells(con, monkeypatch)
-    for measure_id in ("mean_change", "mean_change_by_domain", "ngo_mean_change"):
+    for measure_id in ("mean_change", "mean_change_by_domain"):
         housing = cells[(cells["measure"] == measure_id) & (cells["domain"] == "housing")]
         assert len(housing) > 0
         assert (housing["reliability"] == "withheld").all()
@@ -150,6 +151,10 @@ def test_a_missing_later_score_is_never_imputed(monkeypatch: pytest.MonkeyPatch)
             & (cells["programme"].isin(["parenting"]) | cells["programme"].isna())
         ]
         assert paired["value"].tolist() == [2.0] * len(paired)
+    own = cells[cells["measure"] == "ngo_mean_change"].set_index("domain_group")
+    assert own.loc["circumstances", "value"] == 2.0  # housing (never paired) is not averaged in
+    assert own.loc["goals", "reliability"] == "withheld"
+    assert own.loc["goals", "withheld_reason"] == NO_DENOMINATOR
 
 
 def test_empty_groups_are_not_imputed(monkeypatch: pytest.MonkeyPatch) -> None:

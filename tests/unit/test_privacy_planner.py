@@ -40,12 +40,14 @@ def test_the_count_halfwidth_is_the_tightest_with_95_percent_coverage(scale: flo
 @pytest.mark.parametrize("rho", [0.05, 0.5, 2.0])
 def test_planned_halfwidths_of_counts_match_the_calibrated_mechanism(rho: float) -> None:
     """Tests that the planner's expected 95% half-width of every count and sum cell class is
-    exactly the discrete-Gaussian half-width of the scale a release would calibrate."""
+    exactly the discrete-Gaussian half-width of the scale a release would calibrate (a sum
+    counted in tenths of a point: that half-width in tenths, shown in points)."""
     plan = default_plan()
     table = accuracy_table(plan, rho).set_index("measure")
     for m in plan.measures:
         scale = calibrate(plan.sensitivity(m).l2, plan.share(m) * rho).scale
-        assert table.loc[m.id, "halfwidth_95"] == halfwidth_95(scale), m.id
+        resolution = m.statistic.resolution
+        assert table.loc[m.id, "halfwidth_95"] == halfwidth_95(scale) / resolution, m.id
 
 
 @pytest.mark.parametrize(("target", "cell_size"), [(5.0, 100.0), (20.0, 100.0), (0.05, 400.0)])

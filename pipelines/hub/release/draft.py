@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipelines.hub.release.keys import KeySets, as_record
 from pipelines.hub.release.parts import Part, charges
 from pipelines.standard.names import SubmissionName
 
@@ -41,6 +42,8 @@ class ReleaseDraft:
     plan_digest: str
     inputs: tuple[str, ...]
     """The current submissions of the period (sorted ids): what the release reads."""
+    key_sets: KeySets = field(default_factory=dict)
+    """Each NGO's registered programmes and regions: the per-NGO cells it computes."""
 
     @property
     def charges(self) -> dict[str, float]:
@@ -64,7 +67,7 @@ class ReleaseDraft:
         """What a steward approves: the release, the plan, the submissions it reads and every
         part with its payers and its rho. Anything that changes what would be read or spent
         (a new or corrected submission, a budget, a governance decision, the plan) changes it."""
-        body = {
+        body: dict[str, object] = {
             "release": [self.release_id, self.period, self.kind, self.supersedes],
             "plan": self.plan_digest,
             "inputs": list(self.inputs),
@@ -72,6 +75,8 @@ class ReleaseDraft:
                 [p.part_id, list(p.charged), repr(p.calibration.rho)] for p in self.parts
             ),
         }
+        if self.key_sets:
+            body["key_sets"] = as_record(self.key_sets)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

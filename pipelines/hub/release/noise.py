@@ -19,6 +19,7 @@ import pandas as pd
 from pipelines.db import offline_connection
 from pipelines.hub.bounding import bound, exact_cells
 from pipelines.hub.release.errors import ReleaseError
+from pipelines.hub.release.keys import KeySets, within_key_sets
 from pipelines.hub.release.parts import POOLED, Part, ngos_by_measure
 from pipelines.hub.vault.rows import create_table_sql
 from pipelines.privacy.mechanisms import add_noise
@@ -46,8 +47,13 @@ def compute(
     period: str,
     parts: list[Part],
     contributing: Mapping[str, list[str]],
+    *,
+    key_sets: KeySets | None = None,
 ) -> pd.DataFrame:
     """Bound, aggregate exactly and add noise: the noisy cells of every part (held in memory only).
+
+    Per-NGO cells are computed only inside each NGO's registered key sets (``key_sets``, from
+    the NGO register); pooled cells always cover the contracts' whole key sets.
 
     Vectorised per measure: each cell is tagged with its part, and cells whose
     parts share a noise scale are noised in one OpenDP call (independent noise
@@ -64,6 +70,8 @@ def compute(
         exact = exact_cells(con, plan, measure, ngos)
         if ngos is None:
             exact.insert(0, "ngo_id", None)
+        elif key_sets:
+            exact = within_key_sets(exact, key_sets).reset_index(drop=True)
         owner = exact["ngo_id"].astype(object).where(exact["ngo_id"].notna(), POOLED).astype(str)
         part_ids = measure.id + ":" + _components(exact, plan, measure) + ":" + owner
         wanted = {p.part_id: p for p in measure_parts}
@@ -107,6 +115,8 @@ def dry_run(
     parts: list[Part],
     contributing: Mapping[str, list[str]],
     approved: frozenset[tuple[str, str]] = frozenset(),
+    *,
+    key_sets: KeySets | None = None,
 ) -> None:
     """Run the whole plan on empty tables of the vault's schema; raise :class:`ReleaseError` on any fault.
 
@@ -121,7 +131,7 @@ def dry_run(
         with offline_connection() as empty:
             for dataset, contract in load_contracts().items():
                 empty.execute(create_table_sql(f"current_{dataset}", contract))
-            cells = compute(empty, plan, period, parts, sample)
+            cells = compute(empty, plan, period, parts, sample, key_sets=key_sets)
             publish_cells(cells, plan, ngos_by_measure(parts, sample), approved)
     except Exception as exc:
         raise ReleaseError(

@@ -34,6 +34,7 @@ from pipelines.hub.release.budget import (
 )
 from pipelines.hub.release.draft import ReleaseDraft, ReleaseOutcome
 from pipelines.hub.release.errors import NothingToRelease, ReleaseError
+from pipelines.hub.release.keys import register_key_sets
 from pipelines.hub.release.noise import compute, dry_run
 from pipelines.hub.release.parts import Part, plan_parts
 from pipelines.hub.release.store import commit, contributing_ngos
@@ -61,6 +62,7 @@ def describe(
     approved = budgets.approved(con, period)
     ngos = sorted(set(contributing["episodes"]) | set(contributing["assessments"]))
     check_registered(period, ngos, register.ids(con))
+    key_sets = register_key_sets(n for n in register.listing(con) if n.ngo_id in set(ngos))
     budget = ledger.budgets(con, plan, period, ngos)
     current = releases.current(con, period)
     inputs = submissions.current_ids(con, period)
@@ -100,6 +102,7 @@ def describe(
                 tuple(pending),
                 plan.digest,
                 inputs,
+                key_sets,
             ),
         )
     version = releases.next_version(con, period)
@@ -124,6 +127,7 @@ def describe(
             tuple(pending),
             plan.digest,
             inputs,
+            key_sets,
         ),
     )
 
@@ -185,8 +189,8 @@ def execute(
     approval = approval_of(con, draft)
     parts = list(draft.parts)
     asked = _affordable(con, plan, draft).charges
-    dry_run(plan, draft.period, parts, draft.contributing, draft.approved)
-    cells = compute(con, plan, draft.period, parts, draft.contributing)
+    dry_run(plan, draft.period, parts, draft.contributing, draft.approved, key_sets=draft.key_sets)
+    cells = compute(con, plan, draft.period, parts, draft.contributing, key_sets=draft.key_sets)
     crashpoint("after-noise")
     pausepoint("after-noise")
     commit(con, plan, draft, cells, actor=actor, plan_text=plan_text, approval=approval)
