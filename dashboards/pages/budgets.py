@@ -14,7 +14,14 @@ import pandas as pd
 from dashboards import labels
 from dashboards.charts import Downloads, Row, Table, exact_chart, frame_csv
 from dashboards.page import Page, Section
-from dashboards.pages.ngos import BUDGET_COLUMNS, BUDGET_NAMES, ngo_href
+from dashboards.pages.ngos import (
+    BUDGET_COLUMNS,
+    BUDGET_NAMES,
+    YEAR_COLUMNS,
+    YEAR_NAMES,
+    ngo_href,
+    year_cells,
+)
 from dashboards.zone import Zone
 
 USED_BANDS = (
@@ -25,35 +32,6 @@ USED_BANDS = (
 )
 BUDGET_PAGE_ROWS = 500
 """NGOs per budget page, so a national period (2,000 NGOs) stays well under the page budget."""
-
-
-YEAR_COLUMNS = (
-    "year_window",
-    "year_cap_rho",
-    "year_spent_rho",
-    "year_left_rho",
-    "year_cap_epsilon",
-    "year_spent_epsilon",
-)
-YEAR_NAMES = (
-    "Four quarters",
-    "Year cap (\u03c1)",
-    "Spent in them (\u03c1)",
-    "Left of the cap (\u03c1)",
-    "Year cap (\u03b5)",
-    "Spent in them (\u03b5)",
-)
-
-
-def year_cells(record: dict[str, Any]) -> tuple[str, ...]:
-    """An NGO's rolling-year balance as table cells (dashes for a zone published without it)."""
-    if pd.isna(record.get("year_window")):
-        return ("\u2014",) * len(YEAR_COLUMNS)
-    return (
-        str(record["year_window"]),
-        *(labels.number(record[c], "rho") for c in YEAR_COLUMNS[1:4]),
-        *(f"{record[c]:.2f}" for c in YEAR_COLUMNS[4:]),
-    )
 
 
 def _max(frame: pd.DataFrame, column: str) -> float | None:

@@ -58,6 +58,34 @@ BUDGET_NAMES = (
     "Spent (\u03b5)",
 )
 
+YEAR_COLUMNS = (
+    "year_window",
+    "year_cap_rho",
+    "year_spent_rho",
+    "year_left_rho",
+    "year_cap_epsilon",
+    "year_spent_epsilon",
+)
+YEAR_NAMES = (
+    "Four quarters",
+    "Year cap (\u03c1)",
+    "Spent in them (\u03c1)",
+    "Left of the cap (\u03c1)",
+    "Year cap (\u03b5)",
+    "Spent in them (\u03b5)",
+)
+
+
+def year_cells(record: dict[str, Any]) -> tuple[str, ...]:
+    """An NGO's rolling-year balance as table cells (dashes for a zone published without it)."""
+    if pd.isna(record.get("year_window")):
+        return ("\u2014",) * len(YEAR_COLUMNS)
+    return (
+        str(record["year_window"]),
+        *(labels.number(record[c], "rho") for c in YEAR_COLUMNS[1:4]),
+        *(f"{record[c]:.2f}" for c in YEAR_COLUMNS[4:]),
+    )
+
 
 def ngo_file(ngo_id: str) -> str:
     """The page's file name; an id that is not a valid NGO id never becomes a path."""
@@ -189,6 +217,7 @@ def _budget_rows(record: dict[str, Any]) -> Row:
             str(record["period"]),
             *(labels.number(record[c], "rho") for c in BUDGET_COLUMNS[1:4]),
             *(f"{record[c]:.2f}" for c in BUDGET_COLUMNS[4:]),
+            *year_cells(record),
         )
     )
 
@@ -240,11 +269,15 @@ def ngo_page(
         )
     if budgets:
         table = Table(
-            "Privacy budget set, spent and left in each period (exact)",
-            BUDGET_NAMES,
+            "Privacy budget set, spent and left in each period, and over the busiest four "
+            "quarters that include it (exact)",
+            (*BUDGET_NAMES, *YEAR_NAMES),
             tuple(_budget_rows(r) for r in budgets),
         )
-        csv = downloads.add(f"{stem}.budget", rows_csv(("ngo_id", *BUDGET_COLUMNS), budget_csv))
+        csv = downloads.add(
+            f"{stem}.budget",
+            rows_csv(("ngo_id", *BUDGET_COLUMNS, *YEAR_COLUMNS)[: len(budget_csv[0])], budget_csv),
+        )
         sections.append(
             Section(
                 heading="Privacy budget",
@@ -392,7 +425,9 @@ def pages(zone: Zone, downloads: Downloads) -> list[Page]:
     ids = zone.ngo_ids
     budgets: dict[str, list[dict[str, Any]]] = defaultdict(list)
     budget_csv: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    frame = zone.budgets.sort_values(["period", "ngo_id"])[["ngo_id", *BUDGET_COLUMNS]]
+    frame = zone.budgets.sort_values(["period", "ngo_id"])[
+        ["ngo_id", *BUDGET_COLUMNS, *(c for c in YEAR_COLUMNS if c in zone.budgets)]
+    ]
     safe = neutralised(frame)
     for record, row in zip(
         frame.to_dict("records"), safe.itertuples(index=False, name=None), strict=True

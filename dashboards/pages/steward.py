@@ -326,7 +326,6 @@ def _submission_status(zone: Zone, downloads: Downloads) -> Section:
                     *(f"{len(found.get(s, [])):,}" for s in STATUS_ORDER),
                     "; ".join(named) or "every NGO submitted in time",
                 ),
-                flag="low" if found.get("not submitted") or found.get("late") else "",
             )
         )
     table = Table(

@@ -12,13 +12,19 @@ from pathlib import Path
 
 import pytest
 from test_dashboards import DEFICIT_WORDS, parse, read_csv, visible_text
-from test_dashboards_zone import GROUP_OUTCOMES, fabricate_zone, fabricated_ngo_name
+from test_dashboards_zone import (
+    GROUP_OUTCOMES,
+    fabricate_zone,
+    fabricated_ngo_name,
+    fabricated_tables,
+)
 
 from dashboards import build_site, labels
 from dashboards.zone import load_zone
 from pipelines.privacy.plan import load_plan
 from pipelines.privacy.postprocess import AWAITING_APPROVAL
 from pipelines.published.status import submission_statuses
+from pipelines.published.store import write_published
 
 FOUR = ("2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2")
 GAP = ("2025-Q1", "2025-Q2", "2025-Q3", "2026-Q1")
@@ -291,3 +297,25 @@ def test_equity_without_outcomes_by_group_falls_back_to_reach(tmp_path: Path) ->
     text = visible_text(site / "equity.html")
     assert "does not break outcomes down by ethnicity" in text
     assert "Whom each programme serves" in text
+
+
+def test_a_hostile_register_name_is_text_everywhere(tmp_path: Path) -> None:
+    """Tests that an NGO name that is markup or a spreadsheet formula stays inert: escaped in
+    every page and in the NGO index's JSON, neutralised in every download."""
+    hostile = '=HYPERLINK("x")<script>alert(1)</script>'
+    tables = fabricated_tables(ngos=2, periods=("2026-Q1",))
+    tables["ngos"].loc[0, "name"] = hostile
+    published = tmp_path / "published.duckdb"
+    write_published(published, tables)
+    site = tmp_path / "site"
+    build_site(published, site)
+    for page in site.rglob("*.html"):
+        assert "<script>alert(1)" not in page.read_text(encoding="utf-8"), page
+    assert hostile in visible_text(site / "ngos" / "ngo-0001.html")
+    data = json.loads(
+        next(b for a, b in parse(site / "ngos.html").scripts if a.get("id") == "ngo-data")
+    )
+    assert hostile in [r[0] for r in data["rows"]]
+    for download in site.rglob("*.csv"):
+        for row in read_csv(download):
+            assert hostile not in row.values(), download
