@@ -123,7 +123,7 @@ def test_an_annual_cap_below_what_is_already_spent_is_refused_saying_what_is_spe
     assert default.exit_code == 1
     assert re.search(
         r"2 NGO\(s\) relying on the default cap have already spent more than 0\.5 in four "
-        r"consecutive quarters \(e\.g\. ngo-\w+: rho 0\.9655 in 2024-Q4\.\.2025-Q3",
+        r"consecutive quarters \(e\.g\. ngo-\w+: rho 0\.9651 in 2024-Q4\.\.2025-Q3",
         _flat(default.output),
     )
     for value, message in (
