@@ -575,7 +575,7 @@ def _print(results: dict[str, Any]) -> None:
         print(f"  [{'met' if ok else 'MISSED'}] {name}")
     print("\nUtility of the release at the default budget (issue 12; not timed):")
     for figure in results.get("utility", []):
-        print(f"  [{'met' if figure['met'] else 'MISSED'}] {figure['name']}: {figure['detail']}")
+        print(f"  {figure['line']}")
 
 
 def _utility(home_dir: Path) -> list[Any]:
