@@ -575,20 +575,15 @@ def _print(results: dict[str, Any]) -> None:
         print(f"  [{'met' if ok else 'MISSED'}] {name}")
     print("\nUtility of the release at the default budget (issue 12; not timed):")
     for figure in results.get("utility", []):
-        print(f"  [{'met' if figure['met'] else 'MISSED'}] {figure['name']}: {figure['detail']}")
+        print(f"  {figure['line']}")
 
 
 def _utility(home_dir: Path) -> list[Any]:
     """The released quarter's utility figures, from its published zone and the register."""
     from pipelines.home import Home
-    from pipelines.hub.desk import register
-    from pipelines.hub.desk.store import opened
-    from pipelines.published.utility import published_utility
+    from pipelines.hub.utility import utility_figures
 
-    home = Home(home_dir)
-    with opened(home) as desk:
-        listed = register.listing(desk)
-    return published_utility(home.published_db, listed, PERIOD)
+    return utility_figures(Home(home_dir), PERIOD)
 
 
 def run_year(seed: int, ngos: int, data: Path) -> dict[str, Any]:

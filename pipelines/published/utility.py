@@ -83,6 +83,7 @@ class Figure:
             "at_least": self.at_least,
             "met": self.met,
             "detail": self.detail,
+            "line": self.line(),
         }
 
 

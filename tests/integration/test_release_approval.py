@@ -154,10 +154,10 @@ def test_a_correction_to_a_released_quarter_without_supersede_says_what_it_would
         "Releasing 2025-Q3 with the 1 submission(s) accepted since 2025-Q3-r1 is refused and "
         "nothing was spent: 2025-Q3 is released as 2025-Q3-r1, which does not include them."
     ) in text
-    assert "spends budget again: up to rho 0.4828 per NGO (epsilon 5.56 at delta 1e-07)" in text
+    assert "spends budget again: up to rho 0.4826 per NGO (epsilon 5.56 at delta 1e-07)" in text
     assert (
-        "ngo-aroha: would spend rho 0.4828 more in 2025-Q3 (budget 0.5, already spent 0.4828, "
-        "left 0.01724); its four quarters 2024-Q4..2025-Q3 would reach 0.9655 of its cap 2"
+        "ngo-aroha: would spend rho 0.4826 more in 2025-Q3 (budget 0.5, already spent 0.4826, "
+        "left 0.01744); its four quarters 2024-Q4..2025-Q3 would reach 0.9651 of its cap 2"
     ) in text
     # The budget it suggests is enough for a supersede no noisier than the release it replaces
     # (what is spent plus what that release was calibrated on, 0.4828 + 0.5), not merely spent

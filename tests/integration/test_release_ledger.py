@@ -126,9 +126,21 @@ def _approve(hub: Home, resource: HubResource, *, supersede: bool = False) -> No
         propose_and_approve(con, resource.plan(), PERIOD, by="steward", supersede=supersede)
 
 
-def _governed_rho(plan: ReleasePlan, rho: float) -> float:
-    m = plan.measure(GOVERNED)
-    return calibrate(plan.sensitivity(m).l2, plan.share(m) * rho).rho
+def _governed_rho(plan: ReleasePlan, rho: float, measure: str | None = None) -> float:
+    """What the Māori-data components cost each NGO: of ``measure``, or of every measure."""
+    measures = [plan.measure(measure)] if measure else plan.measures
+    return sum(
+        calibrate(plan.sensitivity(m).l2, plan.share(m) * rho).rho
+        * sum(c.governed for c in plan.components(m))
+        for m in measures
+    )
+
+
+def _governed_parts(plan: ReleasePlan) -> list[tuple[str]]:
+    """The part ids of every Māori-data component (all pooled), sorted."""
+    return sorted(
+        (f"{m.id}:{c}:pooled",) for m in plan.measures for c in plan.components(m) if c.governed
+    )
 
 
 def _full_rho(plan: ReleasePlan, rho: float) -> float:
@@ -246,21 +258,24 @@ def test_maori_data_cells_wait_for_approval_and_spend_nothing_until_then(
     assert cli("release", "--period", PERIOD, "--yes").exit_code == 0
     with open_vault(hub).connect() as con:
         new_parts = con.execute(
-            "SELECT part_id FROM release_parts WHERE component <> 'open' AND component <> 'all'"
+            "SELECT part_id FROM release_parts WHERE component <> 'open' AND component <> 'all' "
+            "ORDER BY part_id"
         ).fetchall()
-        assert new_parts == [(f"{GOVERNED}:governed:ethnicity=maori:pooled",)]
-        cells = con.execute(
-            "SELECT DISTINCT ethnicity FROM release_cells WHERE part_id = ?", [new_parts[0][0]]
-        ).fetchall()
-        assert cells == [("maori",)]
+        assert new_parts == _governed_parts(plan)
+        assert (f"{GOVERNED}:governed:ethnicity=maori:pooled",) in new_parts
+        for (part,) in new_parts:
+            cells = con.execute(
+                "SELECT DISTINCT ethnicity FROM release_cells WHERE part_id = ?", [part]
+            ).fetchall()
+            assert cells == [("maori",)]
     _, after = _vault_state(hub)
     for key, value in after.items():
         assert math.isclose(value - spent[key], governed, rel_tol=1e-9)
     approved = _cells(hub)
     shown = approved[(approved["measure"] == GOVERNED) & (approved["ethnicity"] == "maori")]
     assert (shown["withheld_reason"] != AWAITING_APPROVAL).all()
-    assert (shown["rho"] == governed).all()
-    others = ~((approved["measure"] == GOVERNED) & (approved["ethnicity"] == "maori"))
+    assert (shown["rho"] == _governed_rho(plan, 0.5, GOVERNED)).all()
+    others = approved["ethnicity"] != "maori"
     pd.testing.assert_frame_equal(approved[others], before[others])
 
     withdraw = cli(
@@ -427,7 +442,7 @@ def test_release_without_a_period_adds_newly_approved_cells(
             "SELECT part_id FROM release_parts WHERE component LIKE 'governed:%'"
         ).fetchall()
         assert audit_actions(con).count("release_addendum") == 1
-    assert governed == [(f"{GOVERNED}:governed:ethnicity=maori:pooled",)]
+    assert sorted(governed) == _governed_parts(default_plan())
     state = _vault_state(hub)
     again = cli("release", "--yes")
     assert again.exit_code == 0

@@ -35,14 +35,14 @@ from pipelines.standard.periods import Period
 CANARY = "ngo-canary"
 TIDY = [
     "release_id", "period", "measure", "ngo_id", "programme", "region", "ethnicity",
-    "age_band", "gender", "domain", "exit_reason", "change", "value", "ci95_low",
+    "age_band", "gender", "domain", "domain_group", "exit_reason", "change", "value", "ci95_low",
     "ci95_high", "reliability",
 ]  # fmt: skip
 VAULT_TABLES = {
     "episodes", "assessments", "current_episodes",
     "current_assessments", "submissions", "audit_log", "release_cells", "release_parts",
     "release_inputs", "schema_version", "b_episodes", "b_assessments", "b_pairs", "b_changes",
-    "b_satisfaction",
+    "b_groups", "b_satisfaction",
 }  # fmt: skip
 ROW_COLUMNS = {
     "client_id", "episode_id", "start_date", "end_date", "sessions", "consent_aggregate",
@@ -185,7 +185,7 @@ def test_outcomes_export_writes_the_tidy_table(
 ) -> None:
     """Tests that `outcomes export --format csv|parquet --out FILE` writes one tidy row per
     released cell of the current release with the columns release_id, period, measure,
-    ngo_id, the eight dimensions, value, ci95_low, ci95_high and reliability first; counts
+    ngo_id, the nine dimensions, value, ci95_low, ci95_high and reliability first; counts
     are whole and never negative, shares lie within 0–1, mean changes within ±4, and every
     shown interval contains its value."""
     ngos = ("ngo-aroha", "ngo-kauri", "ngo-tui")
