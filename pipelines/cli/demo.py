@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,20 @@ from typing import Any
 import click
 from rich.table import Table
 
+from pipelines.cli.demo_ngos import (
+    DemoNgo,
+    Tally,
+    both_files,
+    download_figures,
+    read_verdict,
+    register_ngos,
+    send,
+    submit_quarter,
+)
 from pipelines.cli.hub import print_submissions, submission_rows
 from pipelines.cli.ngo import bar
 from pipelines.cli.options import HubFailure, console, creating_home_option
 from pipelines.home import Home
-from pipelines.ngo.folder import NgoHome
-from pipelines.standard.contract import load_contract
 from pipelines.standard.periods import Period
 
 MARKER = ".outcomes-demo"
@@ -51,79 +59,6 @@ def _fresh_home(home: Home) -> None:
 
 def _step(text: str) -> None:
     console.rule(f"[bold]{text}", align="left")
-
-
-NAMES = (
-    "Kōwhai Trust", "Tōtara Family Services", "Rimu Whānau Support", "Kauri Trust",
-    "Pōhutukawa Community Care", "Harakeke Services", "Mānuka Services", "Tūī Trust",
-    "Kererū Trust", "Pīwakawaka Futures", "Kōtuku Services", "Ruru Trust",
-    "Kea Services", "Kākā Trust", "Tīeke Community Trust", "Hoiho Family Trust",
-    "Mataī Community Trust", "Miro Support Services", "Kahikatea Whānau Ora", "Karaka Trust",
-)  # fmt: skip
-"""Made-up names for the sample NGOs (the register's names are public facts)."""
-
-
-@dataclass(frozen=True)
-class DemoNgo:
-    """A sample NGO on its own 'computer': its folder, and the token file the hub gave it."""
-
-    ngo_id: str
-    name: str
-    folder: NgoHome
-    token_file: Path
-
-
-def _public_facts(path: Path) -> tuple[list[str], list[str]]:
-    """The programmes an NGO runs and the regions it works in (those with a tenth of its
-    episodes), read from its own extract: what the demo registers it for."""
-    from pipelines.validation.extract import read_extract
-
-    frame = read_extract(path).frame
-    contract = load_contract("episodes")
-    programmes = [
-        p for p in contract.column("programme").accepted_values if p in set(frame["programme"])
-    ]
-    region = contract.column("region")
-    shares = frame["region"].map(lambda r: region.aliases.get(r, r)).value_counts(normalize=True)
-    regions = [r for r in region.accepted_values if shares.get(r, 0.0) >= 0.1]
-    return programmes, regions
-
-
-def _register(home: Home, sector: Any) -> list[DemoNgo]:
-    from pipelines.hub.desk import register
-    from pipelines.hub.desk.store import opened
-
-    table = Table(title_justify="left")
-    for col in ("NGO", "Name", "Programmes", "Regions"):
-        table.add_column(col, overflow="fold")
-    ngos = []
-    with opened(home) as desk:
-        for ngo, name in zip(sector.ngos, NAMES, strict=False):
-            programmes, regions = _public_facts(ngo.episodes_path)
-            token = register.register(
-                desk,
-                ngo_id=ngo.ngo_id,
-                name=name,
-                programmes=programmes,
-                regions=regions,
-                actor="outcomes demo",
-            )
-            folder = NgoHome(home.root / "ngos")
-            token_file = folder.prepare(ngo.ngo_id) / "hub.token"
-            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(token + "\n")
-            ngos.append(DemoNgo(ngo.ngo_id, name, folder, token_file))
-            table.add_row(ngo.ngo_id, name, ", ".join(programmes), ", ".join(regions))
-    console.print(
-        f'$ outcomes ngo register --ngo ID --name "NAME" --programmes … --regions … --home {home.root}'
-    )
-    console.print(table)
-    console.print(
-        f"Each NGO's token went to a file only its account can read: "
-        f"{home.root / 'ngos' / '<ngo>' / 'hub.token'}"
-    )
-    return ngos
 
 
 def _generate(home: Home, periods: tuple[Period, ...]) -> tuple[Any, ...]:
@@ -194,98 +129,6 @@ def _cast(sectors: tuple[Any, ...]) -> Cast:
     )
 
 
-@dataclass
-class Tally:
-    """What the NGOs' own computers did, per quarter (the hub's side is read from its vault)."""
-
-    refused_here: dict[str, int] = field(default_factory=dict)
-    late: dict[str, list[str]] = field(default_factory=dict)
-
-    def refused(self, period: str, count: int) -> None:
-        self.refused_here[period] = self.refused_here.get(period, 0) + count
-
-
-def _submit(url: str, period: str, ngo: DemoNgo, files: list[tuple[str, Path]]) -> list[Any]:
-    """What `outcomes submit FILE … --hub URL --token-file F` does, file by file."""
-    from pipelines.ngo.client import HubClient
-    from pipelines.ngo.deliver import deliver
-    from pipelines.ngo.submit import submit
-    from pipelines.ngo.token import read_token
-
-    results = []
-    with HubClient(url, read_token(ngo.token_file)) as client:
-        for dataset, path in files:
-            outcome = submit(
-                path,
-                home=ngo.folder,
-                ngo_id=ngo.ngo_id,
-                period=Period.parse(period),
-                dataset=dataset,
-                today=date.today(),
-            )
-            sent = deliver(ngo.folder, client, outcome.package) if outcome.package else None
-            results.append((outcome, sent))
-    return results
-
-
-def _both(extract: Any) -> list[tuple[str, Path]]:
-    return [("episodes", extract.episodes_path), ("assessments", extract.assessments_path)]
-
-
-def _submit_all(
-    url: str, sector: Any, ngos: list[DemoNgo], *, skip: set[str], use: dict[str, Any], tally: Tally
-) -> None:
-    """Every NGO but those in ``skip`` submits its quarter (``use``: an NGO's own fixed files)."""
-    table = Table(title_justify="left")
-    for col in ("NGO", "Episodes", "Assessments", "Notes"):
-        table.add_column(col, overflow="fold")
-    refused: list[Path] = []
-    files = {n.ngo_id: n for n in sector.ngos}
-    with bar() as progress:
-        task = progress.add_task(f"submitting {sector.period} over HTTP", total=len(ngos))
-        for ngo in ngos:
-            progress.advance(task)
-            if ngo.ngo_id in skip:
-                table.add_row(ngo.ngo_id, "—", "—", "[yellow]late: nothing sent this quarter[/]")
-                continue
-            extract = use.get(ngo.ngo_id, files[ngo.ngo_id])
-            results = _submit(url, sector.period, ngo, _both(extract))
-            here = [o.report_dir / "report.html" for o, _ in results if o.status == "refused"]
-            refused += [r for r in here if r.parent != Path()]
-            tally.refused(sector.period, len(here))
-            notes = [
-                n
-                for n, on in (
-                    ("messy export", extract.messy),
-                    (extract.file_format, extract.file_format != "csv"),
-                    ("breaks contract rules", extract.faulty),
-                    ("fixed export", ngo.ngo_id in use),
-                )
-                if on
-            ]
-            table.add_row(ngo.ngo_id, *[_cell(o, s) for o, s in results], ", ".join(notes))
-    console.print(
-        f"$ outcomes submit FILE --ngo ID --period {sector.period} --dataset "
-        f"episodes|assessments --hub {url} --token-file ngos/ID/hub.token --ngo-home ngos"
-    )
-    console.print(table)
-    for report in refused:
-        console.print(f"  refused on the NGO's side, with a report for the NGO: {report}")
-
-
-def _cell(outcome: Any, sent: Any) -> str:
-    if outcome.status == "refused":
-        return "[red]refused here[/]"
-    if sent is None or sent.outcome != "delivered":
-        return f"[yellow]waiting: {sent.message if sent else outcome.message}[/]"
-    return "[green]delivered[/]"
-
-
-def _send_one(url: str, period: str, ngo: DemoNgo, files: list[tuple[str, Path]]) -> None:
-    for outcome, sent in _submit(url, period, ngo, files):
-        console.print(f"{ngo.ngo_id}: {outcome.message} {sent.message if sent else ''}")
-
-
 def _take_in(home: Home, periods: list[str]) -> None:
     from pipelines.assets.runs import run_intake
     from pipelines.hub.inbox import pending_ids
@@ -300,16 +143,6 @@ def _take_in(home: Home, periods: list[str]) -> None:
         print_submissions(home, submission_rows(home, period=Period.parse(period)))
     if not all(r.success for r in runs):
         raise HubFailure("an intake run failed; open the Dagster UI with `make ui` to see why")
-
-
-def _verdict(url: str, period: str, ngo: DemoNgo) -> None:
-    from pipelines.cli.remote import Hub, print_remote_status
-    from pipelines.ngo.token import read_token
-
-    console.print(
-        f"$ outcomes status --hub {url} --token-file ngos/{ngo.ngo_id}/hub.token   ({ngo.name})"
-    )
-    print_remote_status(Hub(url, read_token(ngo.token_file), None), Period.parse(period))
 
 
 def _preview() -> None:
@@ -485,20 +318,6 @@ def _service(home: Home) -> Iterator[str]:
                 proc.wait()
 
 
-def _figures(url: str, period: str, ngo: DemoNgo) -> None:
-    from pipelines.cli.remote import print_figures
-    from pipelines.ngo.client import HubClient
-    from pipelines.ngo.token import read_token
-
-    with HubClient(url, read_token(ngo.token_file)) as client:
-        result = client.figures(period)
-    console.print(
-        f"$ outcomes figures --hub {url} --token-file ngos/{ngo.ngo_id}/hub.token "
-        f"--period {period}   ({ngo.name})"
-    )
-    print_figures(result)
-
-
 def _rho(values: Any) -> str:
     low, high = float(min(values)), float(max(values))
     return f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g} to {high:.3g}"
@@ -640,11 +459,11 @@ def demo(periods: tuple[Period, ...], home: Home) -> None:
 
     _step("2. The hub starts its service and registers the NGOs (public facts, one token each)")
     with _service(home) as url:
-        ngos = _register(home, sectors[0])
+        ngos = register_ngos(home, sectors[0])
         story = Story(home, url, sectors, {n.ngo_id: n for n in ngos}, cast, fixed, tally)
         for index in range(len(sectors)):
             _quarter(story, index)
-        _figures(url, quarters[-1], story.ngos[cast.faulty])
+        download_figures(url, quarters[-1], story.ngos[cast.faulty])
         _step(f"{len(sectors) + 3}. The funder site is built from the published zone only")
         site_index = _site(home)
         console.print("$ kill -TERM <outcomes serve>   (the demo stops the hub's service)")
@@ -689,7 +508,7 @@ def _quarter(story: Story, index: int) -> None:
     _step(f"{step}a. {quarter}, quarter {index + 1} of {len(story.sectors)}: the NGOs submit")
     if quarter == cast.late_period:
         console.print(f"{cast.late} ({ngos[cast.late].name}) misses {quarter}'s deadline.")
-    _submit_all(
+    submit_quarter(
         url,
         sector,
         list(ngos.values()),
@@ -700,11 +519,11 @@ def _quarter(story: Story, index: int) -> None:
     touched = [quarter]
     if first:
         console.print(f"{cast.faulty} fixes its files from its report and submits them again:")
-        _send_one(url, quarter, ngos[cast.faulty], _both(story.fixed[quarter]))
+        send(url, quarter, ngos[cast.faulty], both_files(story.fixed[quarter]))
     if late_now:
         late = {n.ngo_id: n for n in story.sectors[1].ngos}[cast.late]
         console.print(f"{cast.late} now sends its {cast.late_period} files, late:")
-        _send_one(url, cast.late_period, ngos[cast.late], _both(late))
+        send(url, cast.late_period, ngos[cast.late], both_files(late))
         touched.insert(0, cast.late_period)
     if last:
         source = {n.ngo_id: n for n in story.sectors[-2].ngos}[cast.correcting]
@@ -714,13 +533,13 @@ def _quarter(story: Story, index: int) -> None:
             "under-counted one episode's sessions, and sends a corrected file:"
         )
         corrected = _correct(source, folder)
-        _send_one(url, cast.corrected_period, ngos[cast.correcting], [("episodes", corrected)])
+        send(url, cast.corrected_period, ngos[cast.correcting], [("episodes", corrected)])
         touched.insert(0, cast.corrected_period)
 
     _step(f"{step}b. {quarter}: the hub takes in what arrived (re-validation, vault, checks)")
     _take_in(story.home, touched)
     if first:
-        _verdict(url, quarter, ngos[cast.faulty])
+        read_verdict(url, quarter, ngos[cast.faulty])
 
     _step(f"{step}c. {quarter}: the steward reads the proposed release, approves it, releases")
     if first:
@@ -732,7 +551,7 @@ def _quarter(story: Story, index: int) -> None:
             "sector-wide cells stay as released; a supersede would redo them for every NGO):"
         )
         _release(story.home, cast.late_period)
-        _figures(url, cast.late_period, ngos[cast.late])
+        download_figures(url, cast.late_period, ngos[cast.late])
     _release(story.home, quarter, accuracy=first)
     if last:
         _step(f"{step}d. {cast.corrected_period} again: the correction, and the rolling-year cap")

@@ -48,8 +48,9 @@ def test_the_schedule_proposes_closed_periods_once_and_again_for_approved_cells(
 ) -> None:
     """Tests that the schedule asks for a proposal of a period whose window has closed but not
     of one still open, on the proposing job (never the spending one); that it stops asking once
-    the period is released; and that it asks again when the governance group approves cells the
-    release was waiting for."""
+    the period is released; that it asks again when the governance group approves cells the
+    release was waiting for, and when an NGO's submissions arrive after the release (its
+    addendum), and not once that is released."""
     episodes, assessments = small_sector()
     seed_home(home, episodes, assessments, PERIOD)
     seed_home(home, *small_sector(seed=12), OPEN_PERIOD)
@@ -67,6 +68,16 @@ def test_the_schedule_proposes_closed_periods_once_and_again_for_approved_cells(
     )  # fmt: skip
     assert approved.exit_code == 0, approved.output
     assert _due(home) == [PERIOD]
+    again = run_cli("release", "--period", PERIOD, "--yes", "--home", home.root)
+    assert again.exit_code == 0, again.output
+    assert _due(home) == []
+
+    seed_home(home, *small_sector(seed=13, ngos=("ngo-tui",)), PERIOD)  # late, after the release
+    assert _due(home) == [PERIOD]
+    late = run_cli("release", "--yes", "--home", home.root)
+    assert late.exit_code == 0, late.output
+    assert "an addendum" in " ".join(late.output.split())
+    assert _due(home) == []
 
 
 def test_a_proposal_run_spends_nothing_and_the_ui_shows_it_waiting(home: Home) -> None:
