@@ -47,6 +47,10 @@ EPISODE_DIMENSIONS = (
 )
 
 
+GROUP_RESOLUTION = 10
+"""A client's mean change in a domain group is counted in tenths of a score point."""
+
+
 @dataclass(frozen=True)
 class Sensitivity:
     """How far one client can move a statistic's cells."""
@@ -158,8 +162,6 @@ _ASSESSED = ("programme", "region")
 _CLIENT_GROUPS = ("domain_group", "ethnicity", "age_band", "gender")
 """A client's mean change in a domain group is broken down by who they are (their latest kept
 episode's ethnicity, age band and gender), so each client is in one cell per group."""
-GROUP_RESOLUTION = 10
-"""A client's mean change in a domain group is counted in tenths of a score point."""
 
 STATISTICS: dict[StatisticName, Statistic] = {
     s.name: s
