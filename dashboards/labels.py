@@ -21,7 +21,14 @@ QUESTIONS = {
 }
 """The three Results-Based Accountability questions, in the order a report card asks them."""
 
-_NAMES = {"change": "Change in score", "ngo_id": "NGO", "period": "Period"}
+_NAMES = {
+    "change": "Change in score",
+    "domain_group": "Domain group",
+    "ngo_id": "NGO",
+    "period": "Period",
+}
+_WORDS = ("domain_group",)
+"""Dimensions whose values are plain words the contract names as categories (``goals`` -> ``Goals``)."""
 _SHARE_UNITS = ("share",)
 _COUNT_UNITS = ("clients", "sessions", "count")
 _MINUS = "\u2212"
@@ -56,6 +63,8 @@ def value_label(dimension: str, value: str) -> str:
     label = _labels().get(dimension, {}).get(value)
     if label:
         return label
+    if dimension in _WORDS:
+        return value.replace("_", " ").capitalize()
     if _is_number(value):
         number = float(value)
         if number == 0:

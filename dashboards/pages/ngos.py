@@ -40,7 +40,8 @@ HEADLINES = (
 )
 """Each NGO measure with its pooled counterpart, as the release plan names them."""
 SHARES = ("ngo_share_satisfied", "ngo_share_paired", "ngo_share_improved")
-CHANGE = ("ngo_mean_change", "mean_change_by_domain")
+CHANGE = ("ngo_mean_change", "mean_change_by_domain_group")
+"""This NGO's mean change by domain group, beside all NGOs'; both break down by ``domain_group``."""
 BUDGET_COLUMNS = (
     "period",
     "budget_rho",
@@ -166,10 +167,10 @@ def _beside(zone: Zone, downloads: Downloads, ngo_id: str, stem: str) -> list[Ch
     pooled_cells = zone.pooled(pooled)
     if own_cells or pooled_cells:
         domains = labels.ordered(
-            "domain", {c.keys.get("domain", "") for c in (*own_cells, *pooled_cells)}
+            "domain_group", {c.keys.get("domain_group", "") for c in (*own_cells, *pooled_cells)}
         )
-        mine = {c.keys.get("domain", ""): c for c in own_cells}
-        everyone = {c.keys.get("domain", ""): c for c in pooled_cells}
+        mine = {c.keys.get("domain_group", ""): c for c in own_cells}
+        everyone = {c.keys.get("domain_group", ""): c for c in pooled_cells}
         unit = zone.measure(own).unit if own in zone.measures else zone.measure(pooled).unit
         charts.append(
             make_chart(
@@ -177,10 +178,10 @@ def _beside(zone: Zone, downloads: Downloads, ngo_id: str, stem: str) -> list[Ch
                 downloads,
                 id="mean-change",
                 download=f"{stem}.mean-change",
-                title="Mean change in score by domain: this NGO beside all NGOs",
-                caption="Average change between the first and the later assessment, in each domain.",
-                category_title="Outcome domain",
-                categories=[labels.value_label("domain", d) for d in domains],
+                title="Mean change in score by domain group: this NGO beside all NGOs",
+                caption="Average change between the first and the later assessment, averaged over the domains of each group.",
+                category_title="Domain group",
+                categories=[labels.value_label("domain_group", d) for d in domains],
                 series=[
                     ("This NGO", [mine.get(d) for d in domains]),
                     ("All NGOs", [everyone.get(d) for d in domains]),

@@ -394,6 +394,24 @@ def _summary(home: Home, periods: tuple[Period, ...], cast: Cast, tally: Tally) 
     )
 
 
+def _utility(home: Home, quarters: list[str]) -> None:
+    """The utility targets, read from the published zone and the register's public facts: every
+    figure of the latest quarter, and how many each earlier quarter met."""
+    from pipelines.hub.utility import utility_figures
+
+    for quarter in quarters[:-1]:
+        figures = utility_figures(home, quarter)
+        met = sum(f.met for f in figures)
+        missed = (
+            "; missed: " + ", ".join(f.name for f in figures if not f.met)
+            if met < len(figures)
+            else ""
+        )
+        console.print(f"{quarter}: {met} of {len(figures)} utility targets met{missed}")
+    for figure in utility_figures(home, quarters[-1]):
+        console.print(figure.line())
+
+
 MIN_QUARTERS, MAX_QUARTERS = 4, 8
 """The story needs a year: a late second quarter, and a correction the rolling-year cap refuses."""
 
@@ -470,6 +488,8 @@ def demo(periods: tuple[Period, ...], home: Home) -> None:
 
     _step("Summary")
     _summary(home, periods, cast, tally)
+    _step("Is what was published usable? Utility figures at the default budget")
+    _utility(home, quarters)
     _step("Where things are")
     console.print(
         f"The NGOs' own folders:    {home.root / 'ngos' / '<ngo>'} (key, reports, receipts)"
