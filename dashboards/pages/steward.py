@@ -346,8 +346,9 @@ def _submission_status(zone: Zone, downloads: Downloads) -> Section:
         id="submission-status",
         intro=(
             "From when each NGO's extract reached the hub, never from what it holds: submitted "
-            "means before the period's submission window closed, late means after it, not "
-            "submitted means a registered NGO sent nothing for the period.",
+            "means in time for the period's release (before its submission window closed, or "
+            "before the steward released it), late means after both (its figures follow in an "
+            "addendum), not submitted means a registered NGO sent nothing for the period.",
         ),
         tables=((table, downloads.add("steward/submission-status", frame_csv(frame))),),
     )

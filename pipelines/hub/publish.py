@@ -128,9 +128,14 @@ def _submission_status(con: duckdb.DuckDBPyConnection, plan: ReleasePlan) -> pd.
         [[str(s) for s in SUBMITTED_STATUSES]],
     ).fetchall()
     registered = {n.ngo_id for n in register.listing(con) if n.active}
-    periods = set(releases.every_release(con)["period"].astype(str))
+    every = releases.every_release(con)
+    first_released = every.groupby(every["period"].astype(str))["released_at"].min()
     return submission_statuses(
-        [(str(p), str(n), r) for p, n, r in received], registered, periods, plan.window_days
+        [(str(p), str(n), r) for p, n, r in received],
+        registered,
+        set(first_released.index),
+        plan.window_days,
+        {str(p): at.to_pydatetime() for p, at in first_released.items()},
     )
 
 

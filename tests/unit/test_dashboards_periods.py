@@ -237,6 +237,28 @@ def test_submission_status_comes_from_arrival_times_against_the_window() -> None
     assert set(frame["window_closes_on"]) == {"2026-04-20", "2026-01-20"}
 
 
+def test_an_extract_in_time_for_its_quarters_release_is_not_late() -> None:
+    """Tests that an extract that arrived after the window closed but before the quarter was
+    first released (it is in that release) is submitted, and one that arrived after both is
+    late; an unreleased quarter judges by the window alone."""
+    released = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    frame = submission_statuses(
+        [
+            ("2026-Q1", "ngo-0001", datetime(2026, 5, 30, tzinfo=UTC)),
+            ("2026-Q1", "ngo-0002", datetime(2026, 6, 1, 10, tzinfo=UTC)),
+            ("2026-Q2", "ngo-0001", datetime(2026, 8, 30, tzinfo=UTC)),
+        ],
+        ["ngo-0001", "ngo-0002"],
+        ["2026-Q1", "2026-Q2"],
+        window_days=19,
+        first_released={"2026-Q1": released},
+    )
+    status = {(r.period, r.ngo_id): r.status for r in frame.itertuples()}
+    assert status[("2026-Q1", "ngo-0001")] == "submitted"
+    assert status[("2026-Q1", "ngo-0002")] == "late"
+    assert status[("2026-Q2", "ngo-0001")] == "late"
+
+
 # --- methods, intervals, equity -------------------------------------------------------------
 
 
