@@ -65,6 +65,10 @@ class MeasureInfo:
     unit: str
     headline: int | None = None
     """Position among its question's headline measures (the release plan names them)."""
+    scale: str = ""
+    """The scale its precision is judged on (``value``, ``percentage_points``, ``score_points``)."""
+    rule: str = ""
+    """That scale's flagging rule in one plain sentence, as the release plan states it."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,8 @@ def _measures(frame: pd.DataFrame, accuracy: pd.DataFrame) -> dict[str, MeasureI
             description=_text(r["description"]) or "",
             unit=units.get(measure) or _unit_by_id(measure, kind),
             headline=None if _real(r["headline"]) is None else int(r["headline"]),
+            scale=_text(r.get("scale")) or "",
+            rule=_text(r.get("rule")) or "",
         )
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from dashboards.charts import Row, Table
+from dashboards.methods import methods_box
 from dashboards.page import Page, Section
 from dashboards.zone import Zone
 
@@ -63,6 +64,24 @@ _REASONS = (
 )
 
 
+SCALES = {
+    "value": "Counts, totals and sessions per client",
+    "percentage_points": "Shares",
+    "score_points": "Mean changes in score",
+}
+"""What each scale a flag is judged on covers, in a reader's words."""
+
+
+def flag_rules(zone: Zone) -> list[tuple[str, str]]:
+    """One sentence per scale the published measures are judged on, as the plan states it."""
+    rules: dict[str, str] = {}
+    for measure in zone.measures.values():
+        if measure.scale and measure.rule:
+            rules.setdefault(measure.scale, measure.rule)
+    order = [s for s in SCALES if s in rules] + sorted(set(rules) - set(SCALES))
+    return [(SCALES.get(s, s.replace("_", " ").capitalize()), rules[s]) for s in order]
+
+
 class UnexplainedFlag(ValueError):
     """A published flag that the methodology page has no words for."""
 
@@ -111,6 +130,10 @@ def pages(zone: Zone) -> list[Page]:
             sections=(Section(heading="Budgets in force", id="budgets", tables=((budgets, ""),)),),
             extra={
                 "flags": [(f, FLAGS[f], f in zone.flags) for f in FLAGS],
+                "rules": flag_rules(zone),
+                "caps": methods_box(zone)[:1]
+                if zone.publication.get("sessions_per_episode")
+                else (),
                 "terms": list(SITE_TERMS.items()),
                 "reasons": [(r, reason_explanation(r)) for r in sorted(zone.reasons)],
                 "delta": delta,

@@ -42,6 +42,11 @@ Scale = Literal["value", "percentage_points", "score_points"]
 SCALES: tuple[Scale, ...] = get_args(Scale)
 
 
+def _points(amount: float) -> str:
+    """``1 point``, ``25 points``: the word after a number of points."""
+    return "point" if amount == 1 else "points"
+
+
 class PlanError(ValueError):
     """The release plan is not valid; the message names the measure and the problem."""
 
@@ -301,13 +306,13 @@ class ReleasePlan:
             return (
                 f"A share is marked low when its 95% interval reaches more than "
                 f"{r.low_above:g} percentage points either side, and is withheld beyond "
-                f"{r.withhold_above:g} points or when a number it is built from is withheld."
+                f"{r.withhold_above:g} {_points(r.withhold_above)} or when a number it is built from is withheld."
             )
         lo, hi = self.score_range
         return (
             f"A mean change in score (on the {lo}-{hi} scale) is marked low when its 95% "
             f"interval reaches more than {r.low_above:g} score points either side, and is "
-            f"withheld beyond {r.withhold_above:g} points or when the number of clients it is "
+            f"withheld beyond {r.withhold_above:g} {_points(r.withhold_above)} or when the number of clients it is "
             "an average over is withheld."
         )
 

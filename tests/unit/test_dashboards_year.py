@@ -36,3 +36,29 @@ def test_the_methodology_page_states_a_clients_guarantee_over_a_year(tmp_path: P
     assert "any four consecutive quarters may spend together" in text
     assert "\u03c1 = 2 (\u03b5 = 12.6 at \u03b4 = 1e-07)" in text.replace("\xa0", " ")
     assert "That is the guarantee a client served all year actually has" in text
+
+
+def test_the_methodology_page_gives_each_flag_rule_the_caps_and_the_key_sets(
+    tmp_path: Path,
+) -> None:
+    """Tests that the methodology page states, in one sentence per kind of number, the rule
+    its flag is decided by (as the plan states it), the contribution caps read from the
+    publication, and that per-NGO breakdowns follow the NGO register."""
+    from dashboards.pages.methodology import SCALES
+    from pipelines.privacy.plan import load_plan
+
+    plan = load_plan()
+    tables = fabricated_tables(ngos=1, periods=("2025-Q3",))
+    path = tmp_path / "published.duckdb"
+    write_published(path, tables)
+    zone = load_zone(path)
+    (page,) = methodology.pages(zone)
+    env = environment()
+    text = re.sub(
+        r"\s+", " ", html_module.unescape(re.sub(r"<[^>]+>", " ", render(env, page, zone)))
+    )
+    for scale, kind in SCALES.items():
+        assert f"{kind} {plan.rule_text(scale)}" in text, scale  # type: ignore[arg-type]
+    sessions = tables["publication"]["sessions_per_episode"].iloc[0]
+    assert f"each episode for at most {sessions:g} sessions" in text
+    assert "registered for" in text and "still counts in its totals" in text
