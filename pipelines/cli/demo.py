@@ -145,20 +145,37 @@ def _take_in(home: Home, periods: list[str]) -> None:
         raise HubFailure("an intake run failed; open the Dagster UI with `make ui` to see why")
 
 
+PREVIEWED = (
+    "ngo_clients_total",
+    "ngo_sessions_total",
+    "ngo_share_satisfied",
+    "ngo_share_improved",
+    "clients_total",
+    "share_improved_overall",
+)
+"""The measures the demo's budget preview shows (``outcomes budget plan`` shows them all)."""
+
+
 def _preview() -> None:
+    """What the default budget buys, as the steward reads it: a few headline measures, each in
+    its unit and flagged for NGOs of typical sizes (nothing is spent, no data is read)."""
+    from pipelines.cli.steward import _print_plan
     from pipelines.privacy.plan import load_plan
-    from pipelines.privacy.planner import accuracy_table
+    from pipelines.privacy.planner import DEFAULT_SIZES, Typical
 
     plan = load_plan()
-    preview = accuracy_table(plan, plan.default_rho)
-    shown = preview[
-        preview["measure"].isin(["clients_total", "ngo_clients_total", "share_paired_overall"])
-    ]
-    console.print(f"$ outcomes budget plan --rho {plan.default_rho:g}   (nothing is spent)")
-    for row in shown.itertuples():
-        console.print(
-            f"  {row.measure:24s} {row.scope:7s} expected 95% ± {row.halfwidth_95:.3g} {row.unit}"
-        )
+    console.print(
+        f"$ outcomes budget plan --rho {plan.default_rho:g} --sizes "
+        f"{','.join(map(str, DEFAULT_SIZES))}   (nothing is spent; a few of its rows)"
+    )
+    _print_plan(
+        plan,
+        plan.default_rho,
+        sizes=DEFAULT_SIZES,
+        typical=Typical(),
+        cell_size=100.0,
+        only=set(PREVIEWED),
+    )
 
 
 def _release(home: Home, period: str, *, supersede: bool = False, accuracy: bool = False) -> None:
