@@ -61,11 +61,11 @@ def print_proposal(proposal: Any, plan: Any, *, accuracy: bool = True) -> None:
         )
         console.print(_spends_table(p, plan))
     if accuracy:
-        console.print(_accuracy_table(p))
+        console.print(_accuracy_table(p, plan))
     if p.pending:
         console.print(
             f"Waiting for the Māori data governance group (withheld, nothing spent): "
-            f"{', '.join(p.pending)}"
+            f"{_pending_text(p.pending, plan)}."
         )
     _print_missing(p)
 
@@ -108,17 +108,65 @@ def _spends_table(p: Any, plan: Any) -> Table:
     return table
 
 
-def _accuracy_table(p: Any) -> Table:
+def _title(plan: Any, measure: str) -> str:
+    try:
+        return str(plan.measure(measure).title)
+    except KeyError:
+        return measure
+
+
+def _accuracy_table(p: Any, plan: Any) -> Table:
+    """Each measure the release computes: its expected 95% ± in the unit it is read in (a
+    share's or a mean's parts are counts and totals), never in scientific notation."""
+    from pipelines.privacy.planner import unit_of
+
     table = Table(
-        title="Expected accuracy: 95% ± of each count or sum cell (noise only)",
+        title="Expected accuracy: 95% ± of each count or total it computes (noise only; shares "
+        "and means divide two of these)",
         title_justify="left",
     )
-    for col in ("Measure", "Scope", "95% ±"):
-        table.add_column(col, justify="right" if col == "95% ±" else "left")
+    for col in ("Measure", "Scope", "95% ±", "Plan id"):
+        table.add_column(col, justify="right" if col == "95% ±" else "left", overflow="fold")
     for a in p.accuracy:
-        spread = f"{a.low:.3g}" if a.low == a.high else f"{a.low:.3g} to {a.high:.3g}"
-        table.add_row(a.measure, "per NGO" if a.scope == "ngo" else a.scope, spread)
+        try:
+            resolution = plan.measure(a.measure).statistic.resolution
+            unit = unit_of(plan, a.measure)
+        except KeyError:  # a measure of an earlier plan: shown as stored
+            table.add_row(a.measure, a.scope, f"{a.low:,.0f} to {a.high:,.0f}", a.measure)
+            continue
+        low, high = (
+            unit.plus_minus(a.low / resolution),
+            unit.plus_minus(a.high / resolution),
+        )
+        spread = low if low == high else f"{low} to {high.removeprefix('± ')}"
+        table.add_row(
+            _title(plan, a.measure), "per NGO" if a.scope == "ngo" else a.scope, spread, a.measure
+        )
     return table
+
+
+def _pending_text(pending: Any, plan: Any) -> str:
+    """``Clients served by programme and ethnicity (ethnicity Māori), …`` for the stored
+    components ``clients_by_ethnicity:governed:ethnicity=maori, …``."""
+    from pipelines.privacy.plan import Component
+    from pipelines.standard.contract import load_contract
+
+    labels: dict[str, dict[str, str]] = {}
+    for name in ("episodes", "assessments"):
+        for column in load_contract(name).columns:
+            if column.labels:
+                labels.setdefault(column.name, dict(column.labels))
+    shown = []
+    for part in pending:
+        measure, _, component = str(part).partition(":")
+        try:
+            c = Component.parse(component)
+        except ValueError:
+            shown.append(str(part))
+            continue
+        value = labels.get(c.dimension, {}).get(c.value, c.value)
+        shown.append(f"{_title(plan, measure)} ({c.dimension.replace('_', ' ')} {value})")
+    return ", ".join(shown)
 
 
 def _print_missing(p: Any) -> None:
