@@ -97,6 +97,22 @@ def test_the_period_picker_links_every_page_to_an_existing_page_of_each_period(
         assert f"{period}/index.html" in listing
 
 
+def test_an_earlier_folder_shows_no_later_release(four: tuple[Path, Path]) -> None:
+    """Tests that the steward page of an earlier quarter's folder (its ledger, flag counts and
+    submission counts) names no later quarter, while the root's names every quarter, so the
+    folder does not change when a quarter is released after it."""
+    site, _ = four
+    earlier = visible_text(site / FOUR[1] / "steward.html")
+    latest = visible_text(site / "steward.html")
+    for later in FOUR[2:]:
+        assert f"{later}-r1" not in earlier
+        assert f"{later} all NGOs" not in earlier
+        assert f"{later}-r1" in latest
+    assert f"{FOUR[1]}-r1" in earlier
+    releases = read_csv(site / FOUR[1] / "downloads" / "steward" / "releases.csv")
+    assert {r["period"] for r in releases} == set(FOUR[:2])
+
+
 def test_pages_request_nothing_from_the_network_and_load_the_shared_assets(
     four: tuple[Path, Path],
 ) -> None:
