@@ -15,7 +15,8 @@ Modules:
 - ``charts``   a chart = figure + table of exactly its cells + CSV download
 - ``page``     sections, tiles and pages, before any HTML
 - ``pages``    one module per page: report card, programmes and regions,
-  outcomes, equity, trends, NGOs, steward and budgets, methodology
+  outcomes, equity, trends, NGOs, steward and budgets, methodology, and the
+  list of released periods (the picker reads it from ``assets/periods.js``)
 - ``site``     renders every page with one Jinja environment and writes the site
 """
 

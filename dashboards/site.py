@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import functools
-import re
+import json
 import shutil
 import tempfile
 import time
@@ -36,6 +36,7 @@ from dashboards.pages import (
     methodology,
     ngos,
     outcomes,
+    periods,
     report_card,
     steward,
     trends,
@@ -129,14 +130,14 @@ def site_pages(zone: Zone, downloads: Downloads) -> list[Page]:
 
 
 def site_context(zone: Zone, folder: str = "") -> dict[str, Any]:
-    """What every page's frame shows: the period, the periods released, the publication."""
+    """What every page's frame shows: the period and the publication. Not the list of released
+    periods (``assets/periods.js`` holds it), so an earlier period's pages do not change when a
+    period is added; only the root says its period is the latest."""
     published: Any = zone.publication.get("published_at")
     if hasattr(published, "strftime"):
         published = published.strftime("%Y-%m-%d %H:%M UTC")
     return {
         "latest": zone.latest,
-        "newest": zone.released[-1] if zone.released else None,
-        "released": zone.released,
         "folder": folder,
         "published_at": published,
         "plan_version": zone.publication.get("plan_version"),
@@ -149,24 +150,6 @@ def views(zone: Zone) -> list[tuple[str, Zone]]:
     if not zone.released:
         return [("", zone)]
     return [("", zone), *((f"{p}/", zone.at(p)) for p in zone.released)]
-
-
-_OF_A_PERIOD = re.compile(r"^steward/budgets-(\d{4}-Q[1-4])-")
-"""Pages about one period, which the folders of earlier periods do not have."""
-
-
-def _same_page_in(path: str, period: str) -> str:
-    """This page in ``period``'s folder, or that folder's home page where it has no such page."""
-    about = _OF_A_PERIOD.match(path)
-    if about is not None and about.group(1) > period:
-        return "index.html"
-    return path
-
-
-def period_links(page: Page, folder: str, released: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(period, relative address of this same page in that period's folder), newest first."""
-    top = page.root + "../" * folder.count("/")
-    return [(p, f"{top}{p}/{_same_page_in(page.path, p)}") for p in reversed(released)]
 
 
 def render(
@@ -182,7 +165,6 @@ def render(
         page=page,
         root=page.root,
         top=page.root + "../" * folder.count("/"),
-        periods=period_links(page, folder, zone.released),
         nav=NAV,
         site=site if site is not None else site_context(zone, folder),
         csp=CSP,
@@ -207,6 +189,15 @@ def _write_assets(root: Path) -> None:
     (assets / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
     for name in ("site.css", "site.js"):
         shutil.copyfile(ASSETS / name, assets / name)
+
+
+def periods_script(released: tuple[str, ...]) -> str:
+    """``assets/periods.js``: every released period, oldest first, for the period picker. One
+    file per build instead of a list in every page, so adding a period changes no earlier page."""
+    return (
+        "/* Every released period, oldest first: written by each build for site.js's picker. */\n"
+        f"window.outcomeHubPeriods = {json.dumps(list(released))};\n"
+    )
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step
@@ -280,6 +271,7 @@ def _build(published_db: Path, out: Path, staging: Path) -> tuple[tuple[tuple[st
     zone = load_zone(published_db)
     staging.chmod(0o755)
     _write_assets(staging)
+    (staging / "assets" / "periods.js").write_text(periods_script(zone.released), "utf-8")
     env = environment()
     sizes = []
     files = 0
@@ -300,6 +292,11 @@ def _build(published_db: Path, out: Path, staging: Path) -> tuple[tuple[tuple[st
                 data = render(env, page, view, folder, site).encode("utf-8")
                 writes.append(pool.submit(_write, staging / folder / page.path, data))
                 sizes.append((folder + page.path, len(data)))
+        if zone.released:  # the picker's fallback for readers without JavaScript
+            listing = periods.page(zone)
+            data = render(env, listing, zone, "", site_context(zone)).encode("utf-8")
+            writes.append(pool.submit(_write, staging / listing.path, data))
+            sizes.append((listing.path, len(data)))
         for write in writes:
             write.result()  # a failed write fails the build, and the old site stays in place
     (staging / MARKER).write_text(

@@ -132,13 +132,26 @@ class Zone:
         return sorted(ids)
 
     def at(self, period: str) -> Zone:
-        """The zone as of ``period``: it is the latest, and history runs up to it (no later)."""
+        """The zone as of ``period``: it is the latest, and history runs up to it (no later).
+
+        Every table with a period is cut at ``period``, so an earlier period's folder shows
+        the same ledger, counts and statuses whether or not later periods were released."""
         if period not in self.released:
             raise ValueError(f"{period} is not a released period; released: {self.released}")
+
+        def upto(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[frame["period"].astype(str) <= period]
+
         return replace(
             self,
             periods=tuple(p for p in self.released if p <= period),
-            budgets=self.budgets[self.budgets["period"].astype(str) <= period],
+            budgets=upto(self.budgets),
+            releases=upto(self.releases),
+            spends=upto(self.spends),
+            submission_counts=upto(self.submission_counts),
+            approvals=upto(self.approvals),
+            cells=[c for c in self.cells if c.period <= period],
+            statuses={k: v for k, v in self.statuses.items() if k[0] <= period},
         )
 
     def quarter_before(self, quarters: int = 1) -> str | None:

@@ -20,9 +20,26 @@
     for (var i = 0; i < plots.length; i += 1) { draw(plots[i]); }
   }
 
-  /* The period picker: each option's value is this page's relative address in that period. */
+  /* The period picker: assets/periods.js lists every released period (one file per build, so
+     no earlier page changes when a period is added). Each option is this page's relative address
+     in that period, or that period's home where it has no such page (a budget page of a later
+     period). */
+  var form = document.getElementById("period-form");
   var picker = document.getElementById("period-picker");
-  if (picker) {
+  var released = window.outcomeHubPeriods || [];
+  if (form && picker && released.length > 1) {
+    var up = form.getAttribute("data-top") || "";
+    var path = form.getAttribute("data-path") || "index.html";
+    var current = form.getAttribute("data-period");
+    var about = /^steward\/budgets-(\d{4}-Q[1-4])-/.exec(path);
+    for (var p = released.length - 1; p >= 0; p -= 1) {
+      var option = document.createElement("option");
+      option.value = up + released[p] + "/" + (about && about[1] > released[p] ? "index.html" : path);
+      option.textContent = released[p] + (p === released.length - 1 ? " (latest)" : "");
+      option.selected = released[p] === current;
+      picker.appendChild(option);
+    }
+    form.removeAttribute("hidden");
     picker.addEventListener("change", function () {
       if (picker.value) { window.location.href = picker.value; }
     });

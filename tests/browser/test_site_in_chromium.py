@@ -31,11 +31,13 @@ MAIN_PAGES = (
 )
 GROUPS = (
     *MAIN_PAGES,
+    "periods.html",
     "ngos/*.html",
     "steward/*.html",
     *(f"{period}/{pages}" for period in PERIODS for pages in ("*.html", "*/*.html")),
 )
-"""Every page at the root (the latest period), and every page of each period's own folder."""
+"""Every page at the root (the latest period, and the list of periods), and every page of each
+period's own folder."""
 MODES = ("file", "http")
 RENDER_TIMEOUT_MS = 30_000
 ALL_DRAWN = """() => {

@@ -199,6 +199,7 @@ def test_every_page_exists_and_stays_under_the_page_budget(built: tuple[Path, Pa
     found = {str(p.relative_to(site)) for p in html_pages(site)}
     assert found == {
         *expected,
+        "periods.html",
         *(
             f"{period}/{page}"
             for period in PERIODS
@@ -267,7 +268,9 @@ def test_labels_from_data_are_escaped_and_no_script_runs_but_ours(built: tuple[P
         parsed = parse(page)
         for attrs, body in parsed.scripts:
             if attrs.get("src"):
-                assert attrs["src"].endswith(("assets/plotly.min.js", "assets/site.js"))
+                assert attrs["src"].endswith(
+                    ("assets/plotly.min.js", "assets/periods.js", "assets/site.js")
+                )
                 assert not body.strip()
             else:
                 assert attrs.get("type") == "application/json", page

@@ -61,31 +61,56 @@ def test_every_period_has_its_folder_and_the_latest_is_also_at_the_root(
     assert "(the latest)" not in visible_text(site / FOUR[0] / "index.html")
 
 
+def _picker_periods(site: Path) -> list[str]:
+    """The released periods as ``assets/periods.js`` lists them for the picker."""
+    script = (site / "assets" / "periods.js").read_text(encoding="utf-8")
+    return list(json.loads(script.split("=", 1)[1].strip().rstrip(";")))
+
+
 def test_the_period_picker_links_every_page_to_an_existing_page_of_each_period(
     four: tuple[Path, Path],
 ) -> None:
-    """Tests that every page's period picker offers every released quarter, newest first, with
-    the current one selected, and that every option is a relative address of a file that exists
-    (the same page in that quarter, or that quarter's home where it has no such page)."""
+    """Tests that the released quarters are listed once, oldest first, in ``assets/periods.js``
+    and in no page's markup (so adding a quarter changes no earlier page); that every page's
+    picker names its own quarter and the page's place in its folder; and that the address the
+    picker forms for every quarter (the same page there, or that quarter's home where it has no
+    such page) is a file that exists. The root's periods page links every quarter's home."""
     site, _ = four
-    pages = list(site.rglob("*.html"))
+    assert _picker_periods(site) == list(FOUR)
+    pages = [p for p in site.rglob("*.html") if p != site / "periods.html"]
     assert len(pages) > 50
     for page in pages:
-        options = [
-            (a.get("value"), "selected" in a)
-            for t, a in parse(page).tags
-            if t == "option" and a.get("value")
-        ]
-        assert len(options) == len(FOUR), page
-        for value, _selected in options:
-            assert value, page
-            assert not value.startswith(("/", "http", "file:")), value
-            assert (page.parent / value).resolve().is_file(), (page, value)
-        chosen = [v for v, s in options if s]
-        assert len(chosen) == 1
-        assert [re.search(r"\d{4}-Q\d", v or "").group(0) for v, _ in options] == list(  # type: ignore[union-attr]
-            reversed(FOUR)
-        )
+        tags = parse(page).tags
+        assert not [a for t, a in tags if t == "option"], page
+        forms = [a for t, a in tags if t == "form" and a.get("id") == "period-form"]
+        assert len(forms) == 1, page
+        here, path, top = (forms[0][k] or "" for k in ("data-period", "data-path", "data-top"))
+        assert (page.parent / top).resolve() == site.resolve(), page
+        assert page.relative_to(site).as_posix() in (path, f"{here}/{path}"), page
+        about = re.match(r"^steward/budgets-(\d{4}-Q[1-4])-", path)
+        for period in FOUR:
+            target = "index.html" if about is not None and about.group(1) > period else path
+            assert (site / period / target).is_file(), (page, period)
+        assert f"{top}periods.html" in [a.get("href") for t, a in tags if t == "a"], page
+    listing = [a.get("href") for t, a in parse(site / "periods.html").tags if t == "a"]
+    for period in FOUR:
+        assert f"{period}/index.html" in listing
+
+
+def test_an_earlier_folder_shows_no_later_release(four: tuple[Path, Path]) -> None:
+    """Tests that the steward page of an earlier quarter's folder (its ledger, flag counts and
+    submission counts) names no later quarter, while the root's names every quarter, so the
+    folder does not change when a quarter is released after it."""
+    site, _ = four
+    earlier = visible_text(site / FOUR[1] / "steward.html")
+    latest = visible_text(site / "steward.html")
+    for later in FOUR[2:]:
+        assert f"{later}-r1" not in earlier
+        assert f"{later} all NGOs" not in earlier
+        assert f"{later}-r1" in latest
+    assert f"{FOUR[1]}-r1" in earlier
+    releases = read_csv(site / FOUR[1] / "downloads" / "steward" / "releases.csv")
+    assert {r["period"] for r in releases} == set(FOUR[:2])
 
 
 def test_pages_request_nothing_from_the_network_and_load_the_shared_assets(
@@ -113,7 +138,7 @@ def test_trends_with_one_quarter_say_so_and_give_no_change(tmp_path: Path) -> No
     assert "only 2026-Q1 so far" in text
     assert "not released in 2025-Q4" in text
     assert "not released in 2025-Q1" in text
-    assert "period-picker" not in (site / "index.html").read_text(encoding="utf-8")
+    assert _picker_periods(site) == ["2026-Q1"]  # site.js draws no picker for one period
     assert (site / "2026-Q1" / "trends.html").is_file()
 
 
