@@ -47,6 +47,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import worker_dies_on_sigterm
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results.json"
@@ -216,7 +218,7 @@ def submit_all(extracts: Path, ngo_side: Path, period: str) -> None:
         flush=True,
     )
     started = time.perf_counter()
-    pool = ProcessPoolExecutor(max_workers=2)
+    pool = ProcessPoolExecutor(max_workers=2, initializer=worker_dies_on_sigterm)
     try:
         results = list(
             pool.map(

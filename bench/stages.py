@@ -36,6 +36,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench import worker_dies_on_sigterm
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
@@ -183,7 +185,7 @@ def _upload(home_dir: Path, ngo_home: Path, tokens_file: Path, clients: int) -> 
     shares = [packages[i::clients] for i in range(clients)]
     with (
         serving(home_dir, daemon=True) as url,
-        ProcessPoolExecutor(max_workers=clients) as pool,
+        ProcessPoolExecutor(max_workers=clients, initializer=worker_dies_on_sigterm) as pool,
     ):
         list(pool.map(_client, [(url, tokens, [])] * clients))  # the clients start before the clock
         started = time.perf_counter()
