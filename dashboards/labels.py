@@ -12,7 +12,7 @@ import functools
 import math
 import re
 
-from pipelines.standard.contract import DATASETS, Column, load_contract
+from pipelines.standard.contract import enum_columns
 
 QUESTIONS = {
     "how_much": "How much did we do?",
@@ -36,23 +36,13 @@ _SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @functools.cache
-def _enum_columns() -> dict[str, Column]:
-    columns: dict[str, Column] = {}
-    for dataset in DATASETS:
-        for column in load_contract(dataset).columns:
-            if column.enum:
-                columns.setdefault(column.name, column)
-    return columns
-
-
-@functools.cache
 def _labels() -> dict[str, dict[str, str]]:
-    return {name: column.labels for name, column in _enum_columns().items()}
+    return {name: column.labels for name, column in enum_columns().items()}
 
 
 def dimension_name(dimension: str) -> str:
     """``programme`` -> ``Programme``: the contract's business name of a breakdown."""
-    column = _enum_columns().get(dimension)
+    column = enum_columns().get(dimension)
     if column is not None and column.business_name:
         return column.business_name
     return _NAMES.get(dimension, dimension.replace("_", " ").capitalize())
@@ -76,7 +66,7 @@ def value_label(dimension: str, value: str) -> str:
 
 def value_category(dimension: str, value: str) -> str | None:
     """The contract's category of a value, e.g. ``circumstances`` for an outcome domain."""
-    column = _enum_columns().get(dimension)
+    column = enum_columns().get(dimension)
     if column is None:
         return None
     for enum in column.enum:
@@ -87,7 +77,7 @@ def value_category(dimension: str, value: str) -> str | None:
 
 def ordered(dimension: str, values: set[str] | list[str] | tuple[str, ...]) -> list[str]:
     """Values in the contract's order; values the contract does not list follow, numbers numerically."""
-    column = _enum_columns().get(dimension)
+    column = enum_columns().get(dimension)
     order = {v: i for i, v in enumerate(column.accepted_values)} if column is not None else {}
     known = sorted((v for v in set(values) if v in order), key=order.__getitem__)
     rest = [v for v in set(values) if v not in order]

@@ -92,10 +92,8 @@ def prepare_instance(home: Home) -> Path:
     """Create the hub's Dagster instance and its storages before its processes start: the
     daemon and the webserver each create the SQLite schemas of a new instance, and started
     together they race (the second fails on a table the first made)."""
-    with _instance(home) as instance:
-        instance.get_runs(limit=1)
-        instance.all_instigator_state()
-        instance.get_daemon_heartbeats()
+    with _instance(home):  # made under its lock, storages included
+        pass
     return home.dagster_home
 
 

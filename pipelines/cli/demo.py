@@ -159,7 +159,7 @@ PREVIEWED = (
 def _preview() -> None:
     """What the default budget buys, as the steward reads it: a few headline measures, each in
     its unit and flagged for NGOs of typical sizes (nothing is spent, no data is read)."""
-    from pipelines.cli.steward import _print_plan
+    from pipelines.cli.steward import print_plan
     from pipelines.privacy.plan import load_plan
     from pipelines.privacy.planner import DEFAULT_SIZES, Typical
 
@@ -168,7 +168,7 @@ def _preview() -> None:
         f"$ outcomes budget plan --rho {plan.default_rho:g} --sizes "
         f"{','.join(map(str, DEFAULT_SIZES))}   (nothing is spent; a few of its rows)"
     )
-    _print_plan(
+    print_plan(
         plan,
         plan.default_rho,
         sizes=DEFAULT_SIZES,

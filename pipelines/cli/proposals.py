@@ -149,13 +149,8 @@ def _pending_text(pending: Any, plan: Any) -> str:
     """``Clients served by programme and ethnicity (ethnicity Māori), …`` for the stored
     components ``clients_by_ethnicity:governed:ethnicity=maori, …``."""
     from pipelines.privacy.plan import Component
-    from pipelines.standard.contract import load_contract
+    from pipelines.standard.contract import value_label
 
-    labels: dict[str, dict[str, str]] = {}
-    for name in ("episodes", "assessments"):
-        for column in load_contract(name).columns:
-            if column.labels:
-                labels.setdefault(column.name, dict(column.labels))
     shown = []
     for part in pending:
         measure, _, component = str(part).partition(":")
@@ -164,7 +159,7 @@ def _pending_text(pending: Any, plan: Any) -> str:
         except ValueError:
             shown.append(str(part))
             continue
-        value = labels.get(c.dimension, {}).get(c.value, c.value)
+        value = value_label(c.dimension, c.value)
         shown.append(f"{_title(plan, measure)} ({c.dimension.replace('_', ' ')} {value})")
     return ", ".join(shown)
 

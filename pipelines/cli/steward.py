@@ -283,7 +283,7 @@ def budget_plan(
     if sector is not None:
         typical = dataclasses.replace(typical, sector=sector)
     chosen = _parse_sizes(sizes) if sizes else (found[0] if found else DEFAULT_SIZES)
-    _print_plan(plan, rho, sizes=chosen, typical=typical, cell_size=cell_size, only=set(measures))
+    print_plan(plan, rho, sizes=chosen, typical=typical, cell_size=cell_size, only=set(measures))
     _print_year(plan, rho)
 
 
@@ -326,7 +326,7 @@ def _breakdown(dims: tuple[str, ...]) -> str:
     return ", ".join(d.replace("_", " ") for d in dims) if dims else "total"
 
 
-def _print_plan(
+def print_plan(
     plan: Any,
     rho: float,
     *,

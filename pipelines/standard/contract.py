@@ -372,3 +372,20 @@ def load_contract(dataset: str, contracts_dir: Path = CONTRACTS_DIR) -> Contract
 
 def load_contracts(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, Contract]:
     return {d: load_contract(d, contracts_dir) for d in DATASETS}
+
+
+@functools.cache
+def enum_columns() -> dict[str, Column]:
+    """Every enumerated column of the contracts, by name (the first dataset that has it)."""
+    columns: dict[str, Column] = {}
+    for dataset in DATASETS:
+        for column in load_contract(dataset).columns:
+            if column.enum:
+                columns.setdefault(column.name, column)
+    return columns
+
+
+def value_label(dimension: str, value: str) -> str:
+    """The contract's label of one value (``ethnicity``, ``maori`` -> ``Māori``), else the value."""
+    column = enum_columns().get(dimension)
+    return (column.labels.get(value) if column is not None else None) or value
